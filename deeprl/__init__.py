@@ -1,0 +1,1 @@
+"""Sparse deep RL: one sparse-training engine (``deeprl.sparse``) and a sub-package per method."""
