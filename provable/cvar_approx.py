@@ -125,16 +125,20 @@ def cdf_on_grid(values: np.ndarray, probs: np.ndarray, grid: np.ndarray) -> np.n
     return padded[..., counts]
 
 
-def lower_cdf(F_hat: np.ndarray, width: np.ndarray | float) -> np.ndarray:
+def lower_cdf(F_hat: np.ndarray, width: np.ndarray | float, ones: np.ndarray | None = None) -> np.ndarray:
     """Optimistic lower CDF of eq. (24): clip(F_hat - width, 0, 1), running max over j, F-_J = 1.
 
     F_hat: (..., J+1) estimates of F(u_j); width: broadcastable to F_hat[..., 0] (beta_F ||phi||).
+    ones: optional boolean mask (J+1,) of grid points where F is known to be exactly 1 (u_j at or above
+    the largest possible value); F- is set to 1 there, which keeps F- <= F.
     """
     F = np.asarray(F_hat, dtype=np.float64)
     w = np.asarray(width, dtype=np.float64)[..., None]
     out = np.clip(F - w, 0.0, 1.0)
     out = np.maximum.accumulate(out, axis=-1)
     out[..., -1] = 1.0
+    if ones is not None:
+        out[..., np.asarray(ones, dtype=bool)] = 1.0
     return out
 
 
@@ -181,6 +185,7 @@ def _optimistic_kernel(
     grid: np.ndarray,
     width: np.ndarray,
     inv_alpha: float,
+    saturate: bool,
 ) -> np.ndarray:
     n, S = p_hat.shape
     m = grid.size
@@ -201,6 +206,8 @@ def _optimistic_kernel(
                 f = 0.0
             elif f > 1.0:
                 f = 1.0
+            if saturate and c == S:
+                f = 1.0  # every next state has V <= u_j: F(u_j) = 1 exactly
             if f > run:
                 run = f
             Fl[j] = run
@@ -217,7 +224,13 @@ def _optimistic_kernel(
 
 
 def optimistic_grid_cvar_from_kernel(
-    p_hat: np.ndarray, values: np.ndarray, grid: np.ndarray, width: np.ndarray, alpha: float
+    p_hat: np.ndarray,
+    values: np.ndarray,
+    grid: np.ndarray,
+    width: np.ndarray | float,
+    alpha: float,
+    *,
+    saturate: bool = True,
 ) -> np.ndarray:
     """Fast path of spec §5.3, steps 2-4, fused: eq. (23)-(25) from a signed next-state vector.
 
@@ -225,6 +238,8 @@ def optimistic_grid_cvar_from_kernel(
     width: (N,) beta_F ||phi||_{Lambda^-1}. Cumulative sums of p_hat in V-sorted order give
     phi^T W_hat at the grid points without forming the level-set targets Y; then eq. (24) (subtract,
     clip, running max, F-_J = 1) and the scan (25). Cost O(N (S + J)).
+    saturate: set F-_j = 1 at every u_j >= max(values), where F(u_j) = 1 exactly (ICVaR-L's refinement;
+    equals ``lower_cdf(..., ones=grid >= values.max())``).
     """
     alpha = _check_alpha(alpha)
     grid = _check_grid(grid)
@@ -235,7 +250,7 @@ def optimistic_grid_cvar_from_kernel(
         raise ValueError(f"p_hat must be (N, S) and values (S,), got {p.shape} and {v.shape}")
     order = np.argsort(v, kind="stable")
     counts = np.searchsorted(v[order], grid, side="right").astype(np.int64)
-    return _optimistic_kernel(p, order.astype(np.int64), counts, grid, w, 1.0 / alpha)
+    return _optimistic_kernel(p, order.astype(np.int64), counts, grid, w, 1.0 / alpha, bool(saturate))
 
 
 def grid_error_bound(

@@ -117,16 +117,26 @@ def test_upper_bound_is_attained_at_alpha_one() -> None:
     assert err <= grid_error_bound(1.0, grid_spacing(grid))[1]
 
 
-@given(alpha=alphas, S=st.integers(min_value=1, max_value=25), H=horizons, seed=seeds, exact=st.booleans())
-def test_fused_kernel_equals_composition(alpha: float, S: int, H: int, seed: int, exact: bool) -> None:
+@given(
+    alpha=alphas,
+    S=st.integers(min_value=1, max_value=25),
+    H=horizons,
+    seed=seeds,
+    exact=st.booleans(),
+    saturate=st.booleans(),
+)
+def test_fused_kernel_equals_composition(
+    alpha: float, S: int, H: int, seed: int, exact: bool, saturate: bool
+) -> None:
     """The fast path (cumsums of a signed p_hat) equals cdf_on_grid -> lower_cdf -> grid_cvar."""
     rng = np.random.default_rng(seed)
     values = np.round(rng.uniform(0.0, H, size=S), 1)  # repeated values on purpose
     p_hat = rng.normal(0.0, 0.4, size=(7, S)) + 1.0 / S  # signed, unnormalised like phi^T mu_hat
     width = rng.uniform(0.0, 0.3, size=7)
     grid = support_grid(values, H) if exact else uniform_grid(H, H / 5)
-    fused = optimistic_grid_cvar_from_kernel(p_hat, values, grid, width, alpha)
-    plain = grid_cvar(lower_cdf(cdf_on_grid(values, p_hat, grid), width), grid, alpha)
+    fused = optimistic_grid_cvar_from_kernel(p_hat, values, grid, width, alpha, saturate=saturate)
+    ones = grid >= values.max() if saturate else None
+    plain = grid_cvar(lower_cdf(cdf_on_grid(values, p_hat, grid), width, ones), grid, alpha)
     np.testing.assert_allclose(fused, plain, rtol=0, atol=1e-12)
 
 
