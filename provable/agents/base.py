@@ -1,0 +1,123 @@
+"""The one Agent interface of the provable side.
+
+An agent is constructed from the MDP's KNOWN parts only: the feature map ``phi`` (S, A, d), the horizon
+H, and (for algorithms that assume it, spec §9 #3) the reward table ``reward`` (H, S, A); plus a seed
+and its hyper-parameters. It never sees P.
+
+Protocol, one episode at a time (spec §1: the learner fixes a deterministic greedy policy before the
+episode, defined for every (h, s)):
+
+    pi = agent.policy()                 # (H, S) int64, fixed for the whole episode
+    a = agent.act(h, s)                 # == pi[h, s]
+    agent.observe(states, actions, rewards)   # (H+1,), (H,), (H,) of the finished episode
+
+Ties in the greedy argmax are broken by a fixed random action priority drawn once from the agent's seed
+(spec §1 and §9 #12), so the evaluated policy is exactly the one played.
+
+To plug in your own algorithm: subclass :class:`Agent`, implement :meth:`policy` and :meth:`observe`,
+and add it to ``provable.agents.ALGORITHMS``.
+"""
+
+from __future__ import annotations
+
+import inspect
+from abc import ABC, abstractmethod
+from typing import Any
+
+import numpy as np
+
+__all__ = ["Agent", "check_features", "build_agent"]
+
+
+def check_features(phi: Any, H: Any, reward: Any = None) -> tuple[np.ndarray, int, np.ndarray | None]:
+    """Validate the known parts of the MDP; ValueError naming the bad parameter."""
+    phi = np.asarray(phi, dtype=np.float64)
+    if phi.ndim != 3 or min(phi.shape) < 1:
+        raise ValueError(f"phi must be a non-empty (S, A, d) array, got shape {phi.shape}")
+    if not np.all(np.isfinite(phi)):
+        raise ValueError("phi must be finite")
+    if isinstance(H, bool) or int(H) != H or H < 1:
+        raise ValueError(f"H must be a positive integer, got {H!r}")
+    H = int(H)
+    if reward is not None:
+        reward = np.asarray(reward, dtype=np.float64)
+        if reward.shape != (H, phi.shape[0], phi.shape[1]):
+            raise ValueError(f"reward must have shape (H, S, A) = {(H, *phi.shape[:2])}, got {reward.shape}")
+        if not np.all(np.isfinite(reward)):
+            raise ValueError("reward must be finite")
+    return np.ascontiguousarray(phi), H, reward
+
+
+class Agent(ABC):
+    """Base class: known parts, seeded tie-break priority, the act/observe/policy protocol."""
+
+    #: registry name, set by subclasses
+    name: str = "agent"
+    #: True if the algorithm assumes the reward function is known (then ``reward`` is required)
+    needs_reward: bool = False
+
+    def __init__(self, phi: np.ndarray, H: int, *, reward: np.ndarray | None = None, seed: int = 0) -> None:
+        self.phi, self.H, self.reward = check_features(phi, H, reward)
+        if self.needs_reward and self.reward is None:
+            raise ValueError(f"{self.name} assumes a known reward: pass reward (H, S, A)")
+        self.S, self.A, self.d = self.phi.shape
+        if isinstance(seed, bool) or int(seed) != seed or seed < 0:
+            raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+        self.seed = int(seed)
+        self.rng = np.random.default_rng(self.seed)
+        #: action order, highest priority first: ties go to the action listed earliest (spec §1)
+        self.priority = self.rng.permutation(self.A)
+        self.episode = 0  # number of observed episodes
+        self.n_switches = 0  # policy recomputations (rare switching) or episodes, algorithm-specific
+        self._pi: np.ndarray | None = None
+
+    # ---- protocol ----------------------------------------------------------------------------
+    @abstractmethod
+    def policy(self) -> np.ndarray:
+        """The deterministic greedy policy (H, S) int64 for the coming episode."""
+
+    def act(self, h: int, s: int) -> int:
+        """Action at step h (0-based) in state s under the policy fixed for this episode."""
+        if self._pi is None:
+            self.policy()
+        assert self._pi is not None
+        return int(self._pi[h, s])
+
+    @abstractmethod
+    def observe(self, states: np.ndarray, actions: np.ndarray, rewards: np.ndarray) -> None:
+        """Feed one finished episode: states (H+1,), actions (H,), rewards (H,)."""
+
+    # ---- helpers -------------------------------------------------------------------------------
+    def greedy(self, Q: np.ndarray) -> np.ndarray:
+        """argmax over the last axis with the fixed random priority as tie-break (spec §9 #12)."""
+        Qp = Q[..., self.priority]
+        return self.priority[np.argmax(Qp, axis=-1)].astype(np.int64)
+
+    def _check_episode(self, states: Any, actions: Any, rewards: Any) -> tuple[np.ndarray, ...]:
+        s = np.asarray(states, dtype=np.int64)
+        a = np.asarray(actions, dtype=np.int64)
+        r = np.asarray(rewards, dtype=np.float64)
+        if s.shape != (self.H + 1,) or a.shape != (self.H,) or r.shape != (self.H,):
+            raise ValueError(f"observe expects states ({self.H + 1},), actions ({self.H},), rewards "
+                             f"({self.H},); got {s.shape}, {a.shape}, {r.shape}")
+        if s.min() < 0 or s.max() >= self.S or a.min() < 0 or a.max() >= self.A:
+            raise ValueError("observe got a state or action index out of range")
+        return s, a, r
+
+
+def build_agent(cls: type[Agent], mdp: Any, seed: int, **hyper: Any) -> Agent:
+    """Construct ``cls`` from an MDP's known parts, passing only the hyper-parameters it accepts.
+
+    ``reward`` is passed if the class needs it (``needs_reward``) or accepts it; ``alpha``, ``K``,
+    ``bonus_scale``, ``preset`` ... are passed only if the constructor names them, so one harness
+    serves risk-neutral and iterated-CVaR agents alike.
+    """
+    params = inspect.signature(cls.__init__).parameters
+    accepts_kwargs = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
+    kw: dict[str, Any] = {}
+    for key, val in hyper.items():
+        if val is not None and (key in params or accepts_kwargs):
+            kw[key] = val
+    if cls.needs_reward or "reward" in params:
+        kw["reward"] = mdp.R
+    return cls(mdp.phi, mdp.H, seed=seed, **kw)

@@ -1,0 +1,310 @@
+"""``VarianceAwareLSVI``: the one least-squares value-iteration engine (spec §4.3).
+
+Every linear-MDP algorithm of the library is a preset of this engine (spec §4.3):
+
+* LSVI-UCB (spec §3): unit weights, Hoeffding radius (11), regressed reward, no pessimistic value,
+  recomputed every episode (or rarely switched, spec §3 "Options");
+* LSVI-UCB++ (spec §4.2): weights sigma_bar^{-2} from eq. (14), optimistic and pessimistic values
+  (13a)/(13b), monotone in k, recomputed only at determinant-doubling switches;
+* LSVI-UCB+ (spec §4.1, revised version): the same machinery with its own constants (experimental).
+
+What the engine does at the start of episode k (``policy()``), for h = H..1 (0-based: H-1..0):
+
+    w_hat   = Sigma^{-1} sum_i w_i phi_i (r_i? + V_{h+1}(s'_i))             spec eq. (9) / (12a)
+    w_check = Sigma^{-1} sum_i w_i phi_i V_check_{h+1}(s'_i)                spec eq. (12b)
+    w_tilde = Sigma^{-1} sum_i w_i phi_i V_{h+1}(s'_i)^2                    spec eq. (12b)
+    if switching now:                                                    spec §3 "rare_switch", (13)
+        Q_h       = min{ r_h? + phi^T w_hat + beta ||phi||_{Sigma^{-1}}, Q_h(prev)?, clip_h }   (10)/(13a)
+        Q_check_h = max{ r_h + phi^T w_check - beta_bar ||phi||_{Sigma^{-1}}, Q_check_h(prev), 0 }  (13b)
+    V_h = max_a Q_h,  V_check_h = max_a Q_check_h
+
+and after the episode (``observe()``), at each visited pair, the weight sigma_bar^{-2} of spec eq. (14)
+(or 1 when unweighted) and the update Sigma <- Sigma + w phi phi^T of eq. (14e)/(8), through the shared
+kernel :class:`provable.ridge.WeightedRidge` (Sherman-Morrison, eq. (34)).
+
+Two paths compute exactly the same quantities (equal to 1e-9 on the same data; tested):
+
+* ``path="fast"`` (finite S): the sums are kept aggregated by next state (spec eq. (35),
+  :class:`provable.ridge.NextStateAggregate`), so an episode costs O(H(S A d^2 + d S)) whatever k is;
+  the Q functions are tables (H, S, A).
+* ``path="plain"`` (any feature map): every transition is stored with the feature tensor of its next
+  state (:class:`provable.ridge.TransitionLog`); the Q function is kept in parametric form (the list of
+  (w, Sigma^{-1}) pieces fixed at each switch; with the monotone min of (13a) the value at a new point
+  is the min over pieces) and evaluated at every stored next state, as in the paper (spec §3, "Cost").
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from provable.agents.base import Agent
+from provable.ridge import NextStateAggregate, TransitionLog, WeightedRidge
+
+__all__ = ["EngineConfig", "VarianceAwareLSVI"]
+
+
+@dataclass(frozen=True)
+class EngineConfig:
+    """Everything that distinguishes one preset of the engine from another (spec §4.3).
+
+    Radii: ``beta`` (optimistic bonus, eq. (10)/(13a)), ``beta_bar`` (pessimistic bonus and the
+    E/D terms, eq. (13b)/(14b)/(14c)), ``beta_tilde`` (second-moment regression error, eq. (14b)).
+
+    Variance weights (eq. (14)), used when ``weighted``:
+    ``sigma^2 = [VV] + E + D + H`` with ``D = min{corr_coef (phi^T w_hat - phi^T w_check + 2 beta_bar u),
+    corr_cap}``; ``sigma_bar = max{sigma, sigma_floor, floor_coef * u^{1/2}}``.
+    """
+
+    lam: float
+    beta: float
+    beta_bar: float = 0.0
+    beta_tilde: float = 0.0
+    weighted: bool = False
+    pessimistic: bool = False
+    monotone: bool = False
+    switching: str = "every"  # "every" episode, or "logdet": det doubling (spec §3, (13))
+    switch_threshold: float = math.log(2.0)
+    reward_known: bool = False
+    clip: str = "H"  # "H" or "H-h+1" (spec §9 #2)
+    corr_coef: float = 0.0
+    corr_cap: float = 0.0
+    sigma_floor: float = 1.0
+    floor_coef: float = 0.0
+
+    def validate(self) -> EngineConfig:
+        for name in ("lam",):
+            v = getattr(self, name)
+            if not (v > 0 and math.isfinite(v)):
+                raise ValueError(f"{name} must be a positive finite number, got {v!r}")
+        for name in ("beta", "beta_bar", "beta_tilde", "corr_coef", "corr_cap", "sigma_floor",
+                     "floor_coef", "switch_threshold"):
+            v = getattr(self, name)
+            if not (v >= 0 and math.isfinite(v)):
+                raise ValueError(f"{name} must be a non-negative finite number, got {v!r}")
+        if self.switching not in ("every", "logdet"):
+            raise ValueError(f"switching must be 'every' or 'logdet', got {self.switching!r}")
+        if self.clip not in ("H", "H-h+1"):
+            raise ValueError(f"clip must be 'H' or 'H-h+1', got {self.clip!r}")
+        if (self.weighted or self.pessimistic) and not self.reward_known:
+            raise ValueError("the variance-aware presets assume a known reward (spec §9 #3): reward_known=True")
+        if self.weighted and not self.pessimistic:
+            raise ValueError("weighted=True needs pessimistic=True (the correction term D uses V_check)")
+        return self
+
+    def scaled(self, bonus_scale: float) -> EngineConfig:
+        """All radii multiplied by ``bonus_scale`` (the documented practical knob)."""
+        if not (bonus_scale >= 0 and math.isfinite(bonus_scale)):
+            raise ValueError(f"bonus_scale must be a non-negative finite number, got {bonus_scale!r}")
+        return replace(self, beta=self.beta * bonus_scale, beta_bar=self.beta_bar * bonus_scale,
+                       beta_tilde=self.beta_tilde * bonus_scale)
+
+
+@dataclass
+class _Piece:
+    """One fresh estimate fixed at a switch: ``r? + phi^T w + sign * beta ||phi||_{inv}`` (plain path)."""
+
+    w: np.ndarray
+    inv: np.ndarray
+    beta: float
+    sign: float
+
+
+class VarianceAwareLSVI(Agent):
+    """The shared LSVI engine; see the module docstring. Use a preset subclass rather than this class.
+
+    Parameters
+    ----------
+    phi, H, reward, seed:
+        the MDP's known parts (see :class:`provable.agents.base.Agent`).
+    config:
+        an :class:`EngineConfig`.
+    path:
+        ``"fast"`` (aggregation by next state, spec eq. (35)) or ``"plain"`` (all stored transitions).
+    refresh_every:
+        exact Cholesky refresh interval of the ridge kernel (spec §8).
+    """
+
+    name = "variance-aware-lsvi"
+
+    def __init__(self, phi: np.ndarray, H: int, *, config: EngineConfig, reward: np.ndarray | None = None,
+                 seed: int = 0, path: str = "fast", refresh_every: int = 1000) -> None:
+        self.config = config.validate()
+        if config.reward_known and reward is None:
+            raise ValueError(f"{self.name} uses the known reward: pass reward (H, S, A)")
+        super().__init__(phi, H, reward=reward, seed=seed)
+        if path not in ("fast", "plain"):
+            raise ValueError(f"path must be 'fast' or 'plain', got {path!r}")
+        self.path = path
+        H_, S, A, d = self.H, self.S, self.A, self.d
+        c = self.config
+        self.clip_h = (np.full(H_, float(H_)) if c.clip == "H" else np.arange(H_, 0, -1, dtype=np.float64))
+        self.ridge = [WeightedRidge(d, c.lam, refresh_every) for _ in range(H_)]
+        self.logdet_last = np.array([r.logdet for r in self.ridge])
+        self.Q = np.broadcast_to(self.clip_h[:, None, None], (H_, S, A)).copy()  # Q_0 = H (spec §4.2)
+        self.Q_check = np.zeros((H_, S, A))  # Q_check_0 = 0
+        self.w_hat = np.zeros((H_, d))
+        self.w_check = np.zeros((H_, d))
+        self.w_tilde = np.zeros((H_, d))
+        self._r_known = self.reward if c.reward_known else np.zeros((H_, S, A))
+        if path == "fast":
+            self.agg = [NextStateAggregate(d, S) for _ in range(H_)]
+        else:
+            self.log = [TransitionLog(d, A) for _ in range(H_)]
+            self.pieces_up: list[list[_Piece]] = [[] for _ in range(H_)]
+            self.pieces_lo: list[list[_Piece]] = [[] for _ in range(H_)]
+            self._cache: dict[tuple[int, bool], tuple[np.ndarray, int, int]] = {}
+        self._planned = False
+        self.last_sigma_bar = np.zeros(H_)
+
+    # ------------------------------------------------------------------------------------------
+    def _switch_now(self) -> bool:
+        """Switching rule: every episode, or det Sigma_h >= 2 det Sigma_h(last) for some h (spec §3, (13))."""
+        if self.config.switching == "every":
+            return True
+        logdet = np.array([r.logdet for r in self.ridge])
+        return bool(np.any(logdet - self.logdet_last >= self.config.switch_threshold - 1e-12))
+
+    def _next_values_plain(self, h: int, upper: bool) -> np.ndarray:
+        """(n_h, A) Q_{h+1} (or Q_check_{h+1}) at the stored next states of step h (plain path)."""
+        log = self.log[h]
+        pieces = (self.pieces_up if upper else self.pieces_lo)[h + 1]
+        init = self.clip_h[h + 1] if upper else 0.0
+        key = (h, upper)
+        arr, n_rows, n_pieces = self._cache.get(key, (np.zeros((0, self.A)), 0, 0))
+        n = log.n
+        if arr.shape[0] < n:
+            new = np.empty((max(n, 2 * arr.shape[0]), self.A))
+            new[: arr.shape[0]] = arr
+            arr = new
+        feats, rews = log.next_feats, log.next_rewards
+        fold = np.minimum if upper else np.maximum
+
+        def piece_vals(p: _Piece, lo: int, hi: int) -> np.ndarray:
+            f = feats[lo:hi]
+            base = (rews[lo:hi] if self.config.reward_known else 0.0) + f @ p.w
+            norms = np.sqrt(np.maximum(np.einsum("nad,de,nae->na", f, p.inv, f), 0.0))
+            return base + p.sign * p.beta * norms
+
+        if self.config.monotone:
+            for p in pieces[n_pieces:]:
+                arr[:n_rows] = fold(arr[:n_rows], piece_vals(p, 0, n_rows))
+            arr[n_rows:n] = init
+            for p in pieces:
+                arr[n_rows:n] = fold(arr[n_rows:n], piece_vals(p, n_rows, n))
+        else:
+            lo = 0 if len(pieces) != n_pieces else n_rows
+            arr[lo:n] = init
+            if pieces:
+                arr[lo:n] = fold(arr[lo:n], piece_vals(pieces[-1], lo, n))
+        self._cache[key] = (arr, n, len(pieces))
+        return arr[:n]
+
+    def _plan(self) -> None:
+        """Backward pass at the start of an episode: eqs. (9)-(10) or (12)-(13)."""
+        c = self.config
+        switch = self._switch_now()
+        need_reg = switch or c.weighted
+        if switch:
+            self.n_switches += 1
+            self.logdet_last = np.array([r.logdet for r in self.ridge])
+        S = self.S
+        V = np.zeros(S)
+        Vc = np.zeros(S)
+        for h in range(self.H - 1, -1, -1):
+            ridge = self.ridge[h]
+            if need_reg:
+                if h == self.H - 1:
+                    tgt = np.zeros((self.d, 3))
+                    if not c.reward_known:
+                        tgt[:, 0] = self.agg[h].b if self.path == "fast" else self.log[h].targets(
+                            np.zeros(self.log[h].n), with_reward=True)
+                elif self.path == "fast":
+                    tgt = self.agg[h].targets(np.stack([V, Vc, V * V], axis=1))
+                    if not c.reward_known:
+                        tgt[:, 0] += self.agg[h].b
+                else:
+                    qn = self._next_values_plain(h, True)
+                    vn = qn.max(axis=1) if qn.shape[0] else np.zeros(0)
+                    if c.pessimistic:
+                        qc = self._next_values_plain(h, False)
+                        vcn = qc.max(axis=1) if qc.shape[0] else np.zeros(0)
+                    else:
+                        vcn = np.zeros_like(vn)
+                    tgt = self.log[h].targets(np.stack([vn, vcn, vn * vn], axis=1))
+                    if not c.reward_known:
+                        tgt[:, 0] += self.log[h].targets(np.zeros(self.log[h].n), with_reward=True)
+                W = ridge.solve(tgt)
+                self.w_hat[h], self.w_check[h], self.w_tilde[h] = W[:, 0], W[:, 1], W[:, 2]
+            if switch:
+                bonus = ridge.norms(self.phi)  # (S, A)  ||phi(s,a)||_{Sigma^{-1}}
+                base = self._r_known[h] + self.phi @ self.w_hat[h]
+                fresh = np.minimum(base + c.beta * bonus, self.clip_h[h])
+                self.Q[h] = np.minimum(self.Q[h], fresh) if c.monotone else fresh
+                if self.path == "plain":
+                    self.pieces_up[h].append(_Piece(self.w_hat[h].copy(), ridge.inv.copy(), c.beta, 1.0))
+                if c.pessimistic:
+                    lo = np.maximum(self._r_known[h] + self.phi @ self.w_check[h] - c.beta_bar * bonus, 0.0)
+                    self.Q_check[h] = np.maximum(self.Q_check[h], lo) if c.monotone else lo
+                    if self.path == "plain":
+                        self.pieces_lo[h].append(_Piece(self.w_check[h].copy(), ridge.inv.copy(),
+                                                        c.beta_bar, -1.0))
+            V = self.Q[h].max(axis=1)
+            Vc = self.Q_check[h].max(axis=1)
+        self._pi = self.greedy(self.Q)
+        self._planned = True
+
+    def policy(self) -> np.ndarray:
+        """Greedy policy (H, S) of the optimistic Q for the coming episode (spec eq. (10) / §4.2)."""
+        if not self._planned:
+            self._plan()
+        assert self._pi is not None
+        return self._pi
+
+    # ------------------------------------------------------------------------------------------
+    def sigma_bar(self, h: int, x: np.ndarray, u: float) -> float:
+        """Variance weight of one visited pair, spec eq. (14a)-(14d).
+
+        ``[VV] = [phi^T w_tilde]_[0,H^2] - ([phi^T w_hat]_[0,H])^2``                    (14a)
+        ``E = min{beta_tilde u, H^2} + min{2 H beta_bar u, H^2}``                         (14b)
+        ``D = min{corr_coef (phi^T w_hat - phi^T w_check + 2 beta_bar u), corr_cap}``     (14c)
+        ``sigma = sqrt([VV] + E + D + H)``, ``sigma_bar = max{sigma, floor, floor_coef u^{1/2}}`` (14d)
+
+        ``[VV] + E + D + H`` is clipped at 0 before the square root ([VV] alone can be -H^2 when the
+        two regressions disagree); sigma_bar >= floor > 0 anyway.
+        """
+        c, H = self.config, float(self.H)
+        m1 = min(max(float(x @ self.w_hat[h]), 0.0), H)
+        m2 = min(max(float(x @ self.w_tilde[h]), 0.0), H * H)
+        vv = m2 - m1 * m1
+        e = min(c.beta_tilde * u, H * H) + min(2.0 * H * c.beta_bar * u, H * H)
+        gap = float(x @ self.w_hat[h]) - float(x @ self.w_check[h]) + 2.0 * c.beta_bar * u
+        dterm = min(c.corr_coef * gap, c.corr_cap)
+        sigma = math.sqrt(max(vv + e + dterm + H, 0.0))
+        return max(sigma, c.sigma_floor, c.floor_coef * math.sqrt(u))
+
+    def observe(self, states: np.ndarray, actions: np.ndarray, rewards: np.ndarray) -> None:
+        """Add the episode to the regressions with weights 1 or sigma_bar^{-2} (eqs. (8), (14e), (35))."""
+        s, a, r = self._check_episode(states, actions, rewards)
+        if not self._planned:  # weights use the estimates in force during the episode (spec §4.2)
+            self._plan()
+        c = self.config
+        for h in range(self.H):
+            x = self.phi[s[h], a[h]]
+            if c.weighted:
+                sb = self.sigma_bar(h, x, self.ridge[h].norm(x))
+                self.last_sigma_bar[h] = sb
+                weight = 1.0 / (sb * sb)
+            else:
+                weight = 1.0
+            self.ridge[h].update(x, weight)
+            if self.path == "fast":
+                self.agg[h].add(x, int(s[h + 1]), float(r[h]), weight)
+            else:
+                nxt = int(s[h + 1])
+                nr = self._r_known[h + 1, nxt] if h + 1 < self.H else None
+                self.log[h].add(x, weight, float(r[h]), self.phi[nxt], nr)
+        self.episode += 1
+        self._planned = False
