@@ -5,7 +5,9 @@
 
 from __future__ import annotations
 
-from provable.agents.base import Agent, build_agent
+from provable.agents.base import Agent, UniformRandomAgent, build_agent
+from provable.agents.icvar_g import ICVaRG
+from provable.agents.icvar_l import ICVaRL
 from provable.agents.lsvi_ucb import LSVIUCB, LSVIUCBRareSwitch
 from provable.agents.lsvi_ucb_plus import LSVIUCBPlus
 from provable.agents.lsvi_ucb_pp import LSVIUCBPlusPlus
@@ -16,7 +18,9 @@ ALGORITHMS: dict[str, type[Agent]] = {
     "lsvi-ucb-rs": LSVIUCBRareSwitch,
     "lsvi-ucb-plus": LSVIUCBPlus,
     "lsvi-ucb-pp": LSVIUCBPlusPlus,
+    "icvar-l": ICVaRL,
+    "icvar-g": ICVaRG,
 }
 
 __all__ = ["ALGORITHMS", "Agent", "build_agent", "EngineConfig", "VarianceAwareLSVI", "LSVIUCB",
-           "LSVIUCBRareSwitch", "LSVIUCBPlus", "LSVIUCBPlusPlus"]
+           "LSVIUCBRareSwitch", "LSVIUCBPlus", "LSVIUCBPlusPlus", "UniformRandomAgent"]
