@@ -121,3 +121,25 @@ def build_agent(cls: type[Agent], mdp: Any, seed: int, **hyper: Any) -> Agent:
     if cls.needs_reward or "reward" in params:
         kw["reward"] = mdp.R
     return cls(mdp.phi, mdp.H, seed=seed, **kw)
+
+
+class UniformRandomAgent(Agent):
+    """Baseline of spec §6: a fresh uniformly random deterministic policy every episode.
+
+    Its expected per-episode regret is that of the uniform stochastic policy (linear regret on a fixed
+    instance). On the K-tuned hard instance it still grows like sqrt(K) (every policy's gap there is
+    O(d H^{3/2} / sqrt(K)) per episode), which is why growth checks there must be read against it.
+    """
+
+    name = "uniform-random"
+
+    def policy(self) -> np.ndarray:
+        if self._pi is None:
+            self._pi = self.rng.integers(0, self.A, size=(self.H, self.S)).astype(np.int64)
+        return self._pi
+
+    def observe(self, states: np.ndarray, actions: np.ndarray, rewards: np.ndarray) -> None:
+        self._check_episode(states, actions, rewards)
+        self.episode += 1
+        self.n_switches += 1
+        self._pi = None

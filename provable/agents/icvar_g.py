@@ -72,7 +72,7 @@ class ICVaRG(Agent):
         known parts of the MDP (``phi`` is not used by the model-based regression, only for shapes).
     models:
         (M, H, S, A, S) candidate kernels (e.g. :func:`perturbation_class`); rows must be distributions.
-    alpha, K, delta:
+    alpha, K, p:
         risk level in (0, 1]; planned episodes and failure probability in beta_G (eq. 29).
     bonus_scale:
         multiplies beta_G (1 = theory).
@@ -91,7 +91,7 @@ class ICVaRG(Agent):
         seed: int = 0,
         alpha: float = 1.0,
         K: int = 1000,
-        delta: float = 0.05,
+        p: float = 0.05,
         bonus_scale: float = 1.0,
     ) -> None:
         super().__init__(phi, H, reward=reward, seed=seed)
@@ -110,17 +110,17 @@ class ICVaRG(Agent):
             raise ValueError(f"alpha must lie in (0, 1], got {alpha!r}")
         if isinstance(K, bool) or int(K) != K or K < 1:
             raise ValueError(f"K must be a positive integer, got {K!r}")
-        if not (0.0 < float(delta) < 1.0):
-            raise ValueError(f"delta must lie in (0, 1), got {delta!r}")
+        if not (0.0 < float(p) < 1.0):
+            raise ValueError(f"p must lie in (0, 1), got {p!r}")
         if not (float(bonus_scale) >= 0.0 and math.isfinite(float(bonus_scale))):
             raise ValueError(f"bonus_scale must be a finite number >= 0, got {bonus_scale!r}")
         self.models = np.ascontiguousarray(models)
         self.M = models.shape[0]
         self.alpha = alpha
         self.K = int(K)
-        self.delta = float(delta)
+        self.p = float(p)
         self.bonus_scale = float(bonus_scale)
-        self.beta_G = icvar_g_beta_G(self.M, self.H, self.K, self.delta, self.S + 2, self.bonus_scale)
+        self.beta_G = icvar_g_beta_G(self.M, self.H, self.K, self.p, self.S + 2, self.bonus_scale)
         self.loss = np.zeros((self.H, self.M))  # L_h(m) of eq. (28)
         self.Q = np.zeros((self.H, self.S, self.A))
         self.V = np.zeros((self.H + 1, self.S))

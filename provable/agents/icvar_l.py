@@ -109,7 +109,7 @@ class ICVaRL(Agent):
         int (1 - F) = E[V], spec §5.3 "Sanity checks").
     K:
         number of episodes planned (enters iota = log(2dKH/p) and the default eps = H/K).
-    delta:
+    p:
         failure probability p in iota.
     bonus_scale:
         c_F in beta_F (1 = theory constants; smaller values for practical runs).
@@ -139,7 +139,7 @@ class ICVaRL(Agent):
         seed: int = 0,
         alpha: float = 1.0,
         K: int = 1000,
-        delta: float = 0.05,
+        p: float = 0.05,
         bonus_scale: float = 1.0,
         beta_F: float | None = None,
         lam: float = 1.0,
@@ -154,8 +154,8 @@ class ICVaRL(Agent):
             raise ValueError(f"alpha must lie in (0, 1], got {alpha!r}")
         if isinstance(K, bool) or int(K) != K or K < 1:
             raise ValueError(f"K must be a positive integer, got {K!r}")
-        if not (0.0 < float(delta) < 1.0):
-            raise ValueError(f"delta must lie in (0, 1), got {delta!r}")
+        if not (0.0 < float(p) < 1.0):
+            raise ValueError(f"p must lie in (0, 1), got {p!r}")
         if not (float(bonus_scale) >= 0.0 and math.isfinite(float(bonus_scale))):
             raise ValueError(f"bonus_scale must be a finite number >= 0, got {bonus_scale!r}")
         if beta_F is not None and not (float(beta_F) >= 0.0 and math.isfinite(float(beta_F))):
@@ -172,7 +172,7 @@ class ICVaRL(Agent):
             raise ValueError(f"eps must be a positive finite number, got {eps!r}")
         self.alpha = alpha
         self.K = int(K)
-        self.delta = float(delta)
+        self.p = float(p)
         self.bonus_scale = float(bonus_scale)
         self.lam = float(lam)
         self.grid_kind = grid
@@ -184,7 +184,7 @@ class ICVaRL(Agent):
         self.beta_F = (
             float(beta_F)
             if beta_F is not None
-            else icvar_l_beta_F(self.d, self.H, self.K, self.delta, grid_size, self.bonus_scale)
+            else icvar_l_beta_F(self.d, self.H, self.K, self.p, grid_size, self.bonus_scale)
         )
         self._phi_flat = np.ascontiguousarray(self.phi.reshape(self.S * self.A, self.d))
         self.ridge = [WeightedRidge(self.d, self.lam) for _ in range(self.H)]
