@@ -119,11 +119,11 @@ def format_summary(s: Mapping[str, Any]) -> str:
 
 
 def _load(path: str) -> Any:
-    from deeprl.common.checkpoint import load_checkpoint
-
     p = Path(path)
     if not p.exists():
         raise FileNotFoundError(f"checkpoint {path} does not exist")
+    from deeprl.common.checkpoint import load_checkpoint  # imports torch: only once the path exists
+
     try:
         return load_checkpoint(p)
     except FileNotFoundError:

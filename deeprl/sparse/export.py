@@ -24,7 +24,12 @@ from typing import Any
 import torch
 from torch import nn
 
-warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta state")
+
+
+def _to_csr(w: torch.Tensor) -> torch.Tensor:
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta state")
+        return w.to_sparse_csr()
 
 
 class CSRLinear(nn.Module):
@@ -34,7 +39,7 @@ class CSRLinear(nn.Module):
         super().__init__()
         w = weight.detach()
         self.in_features, self.out_features = int(w.shape[1]), int(w.shape[0])
-        self.register_buffer("weight_csr", w.to_sparse_csr())
+        self.register_buffer("weight_csr", _to_csr(w))
         self.register_buffer("bias_col", None if bias is None else bias.detach().clone().reshape(-1, 1))
 
     @classmethod

@@ -232,6 +232,8 @@ class SparseTrainer:
                 else:
                     p.masked_fill_(grown, 0.0)  # eq. (11): new weights start at zero
                 p.mul_(new)
+                if p.grad is not None:
+                    p.grad.mul_(new)
                 m.copy_(new)  # in place: targets and hooks keep the same tensor (I5)
                 if self.reset_optimizer_state:
                     self._reset_state(p, ~new | grown)
