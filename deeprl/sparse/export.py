@@ -25,7 +25,6 @@ import torch
 from torch import nn
 
 
-
 def _to_csr(w: torch.Tensor) -> torch.Tensor:
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta state")

@@ -215,10 +215,10 @@ def test_recurrent_weights_are_sparse_layers():
     tr = SparseTrainer(g, o, update_schedule=UpdateSchedule(2, 100))
     target = copy.deepcopy(agent)
     tr.attach_target(target, "agent")
-    for step in range(6):
+    for _step in range(6):
         o.zero_grad()
         h = torch.zeros(4, 16)
-        for t in range(3):
+        for _t in range(3):
             q, h = agent(torch.randn(4, 10), h)
         q.pow(2).mean().backward()
         tr.step()
