@@ -1,56 +1,50 @@
-"""Run-level FLOPs of actor-critic training, spec §1.10 eqs. (15)-(18), from per-network forward FLOPs.
+"""Run-level training FLOPs of RLx2's TD3/SAC (spec §1.10, eqs. (15)-(18)), from the engine's formulas.
 
-Per training iteration with batch B, f the per-sample forward FLOPs of a network (2 per active weight,
-spec eq. 14; targets share their online network's masks, so f' = f):
-  (16) TD3:  B [ f_pi' + f_Q'twin + 3 f_Qtwin ] + on actor-update iterations B [ 3 f_pi + 2 f_Q1 ]
-       (the spec averages the last term over the policy delay d; we charge it when it happens);
-  (17) SAC:  B [ n_pi f_pi + f_Q'twin + 3 f_Qtwin + 3 f_pi + 2 f_Qtwin ],  n_pi = actor forwards per target
-       (1 + the m - 1 intermediate states of eq. 21, i.e. n);
-  RigL (eq. 15): on a group's topology-update iteration its 3 f_S becomes 2 f_S + f_D (dense gradient);
-  acting: one actor forward per environment step once the actor acts (not during uniform warm-up).
-The dense reference is the same count with every f dense. f_Q1 = f_Qtwin / 2 (both Q-nets have the same
-shapes and, under a joint ER budget, the same per-layer nnz). Evaluation and buffer checks are excluded.
-  (18) train ratio = sum F_sparse / sum F_dense over the run; inference ratio = f_pi,S / f_pi,D.
+Per training iteration the engine's :func:`deeprl.sparse.td3_iteration_flops` (eq. 16, the actor term
+averaged over the policy delay) or :func:`deeprl.sparse.sac_iteration_flops` (eq. 17, with
+n_pi = n actor forwards per target: s_{t+m} and the m - 1 intermediate states of eq. 21) is charged with the
+networks' current forward FLOPs f (2 per active weight; targets share the online masks, so f' = f), and
+f_Q1 = f_Qtwin / 2 (both Q-nets have the same shapes and, under the joint ER budget, the same per-layer nnz).
+RigL (eq. 15): on a group's update iteration its training cost 3 f_S becomes 2 f_S + f_D, so B (f_D - f_S)
+is added for that group. Acting adds one actor forward per environment step once the actor acts (not
+during uniform warm-up). Evaluation and buffer checks are not training and are excluded.
+The dense reference is the same count with every f dense. (18): ratio = sum F_sparse / sum F_dense.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from deeprl.sparse import sac_iteration_flops, td3_iteration_flops
+
 
 class ActorCriticFlops:
-    """Accumulates sparse and dense training FLOPs of a TD3 or SAC run."""
+    """Accumulates sparse and dense training FLOPs of a TD3 or SAC run (eq. 18)."""
 
-    def __init__(self, algo: str, batch_size: int) -> None:
+    def __init__(self, algo: str, batch_size: int, policy_delay: int = 2) -> None:
         if algo not in ("td3", "sac"):
             raise ValueError(f"algo must be td3 or sac, got {algo!r}")
-        self.algo, self.B = algo, int(batch_size)
+        self.algo, self.B, self.delay = algo, int(batch_size), int(policy_delay)
         self.sparse_total = 0.0
         self.dense_total = 0.0
+
+    def per_iteration(self, f: dict[str, float], n: int = 1) -> float:
+        """Eq. (16) / (17) for forward counts ``f = {"actor": f_pi, "critic": f_Qtwin}``."""
+        if self.algo == "td3":
+            return td3_iteration_flops(f["actor"], f["critic"], f["critic"] / 2, self.B, self.delay)
+        return sac_iteration_flops(f["actor"], f["critic"], self.B, n_actor_target=n)
 
     def act(self, f_pi: float, f_pi_dense: float) -> None:
         """One actor forward to act in the environment."""
         self.sparse_total += f_pi
         self.dense_total += f_pi_dense
 
-    def iteration(self, f: dict[str, float], fd: dict[str, float], n: int, actor_update: bool,
-                  actor_topology: bool = False, critic_topology: bool = False) -> None:
-        """One training iteration; ``f``/``fd`` map "actor"/"critic" (twin) to sparse/dense forward FLOPs."""
-        self.sparse_total += self._cost(f, fd, n, actor_update, actor_topology, critic_topology)
-        self.dense_total += self._cost(fd, fd, n, actor_update, False, False)
-
-    def _cost(self, f: dict[str, float], fd: dict[str, float], n: int, actor_update: bool,
-              actor_topology: bool, critic_topology: bool) -> float:
-        fa, fq = f["actor"], f["critic"]
-        critic_train = 2 * fq + fd["critic"] if critic_topology else 3 * fq
-        actor_train = 2 * fa + fd["actor"] if actor_topology else 3 * fa
-        if self.algo == "td3":
-            c = fa + fq + critic_train
-            if actor_update:
-                c += actor_train + 2 * (fq / 2)
-        else:
-            c = n * fa + fq + critic_train + actor_train + 2 * fq
-        return self.B * c
+    def iteration(self, f: dict[str, float], fd: dict[str, float], n: int = 1,
+                  topology: dict[str, bool] | None = None) -> None:
+        """One training iteration; ``topology[name]`` marks a RigL update (dense gradient) of that group."""
+        extra = sum(self.B * (fd[k] - f[k]) for k, on in (topology or {}).items() if on)
+        self.sparse_total += self.per_iteration(f, n) + extra
+        self.dense_total += self.per_iteration(fd, n)
 
     @property
     def train_ratio(self) -> float:

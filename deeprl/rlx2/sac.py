@@ -24,7 +24,7 @@ from deeprl.rlx2.config import RLx2Config
 from deeprl.rlx2.multistep import NStepBatch
 from deeprl.rlx2.networks import GaussianActor, TwinQ
 from deeprl.rlx2.sparsity import make_group_trainer
-from deeprl.rlx2.td3 import polyak, to_tensors
+from deeprl.rlx2.td3 import to_tensors
 
 
 class SACAgent:
@@ -112,8 +112,7 @@ class SACAgent:
         alpha_loss.backward()
         self.alpha_opt.step()
 
-        polyak(self.critic, self.critic_target, cfg.tau)
-        self.critic_trainer.sync_targets()
+        self.critic_trainer.soft_update(cfg.tau)
         self.iteration += 1
         return {"loss/critic": float(critic_loss.detach()), "loss/actor": float(actor_loss.detach()),
                 "q/mean": float(q1.detach().mean()), "alpha": float(alpha), "entropy": float(-logp.detach().mean())}

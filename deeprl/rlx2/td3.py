@@ -24,13 +24,6 @@ from deeprl.rlx2.networks import DeterministicActor, TwinQ
 from deeprl.rlx2.sparsity import make_group_trainer
 
 
-@torch.no_grad()
-def polyak(online: nn.Module, target: nn.Module, tau: float) -> None:
-    """theta' <- tau * theta + (1 - tau) * theta' for every parameter (spec eq. 13, before re-masking)."""
-    for p, tp in zip(online.parameters(), target.parameters(), strict=True):
-        tp.mul_(1.0 - tau).add_(p, alpha=tau)
-
-
 def to_tensors(batch: NStepBatch, device: torch.device) -> dict[str, torch.Tensor]:
     return {k: torch.as_tensor(getattr(batch, k), device=device)
             for k in ("obs", "action", "reward_sum", "bootstrap", "boot_obs", "inter_obs", "inter_weight")}
@@ -108,10 +101,8 @@ class TD3Agent:
             self.actor_opt.zero_grad(set_to_none=True)
             actor_loss.backward()
             self.actor_trainer.step()
-            polyak(self.critic, self.critic_target, cfg.tau)
-            polyak(self.actor, self.actor_target, cfg.tau)
-            self.critic_trainer.sync_targets()
-            self.actor_trainer.sync_targets()
+            self.critic_trainer.soft_update(cfg.tau)
+            self.actor_trainer.soft_update(cfg.tau)
             out["loss/actor"] = float(actor_loss.detach())
         self.iteration += 1
         return out

@@ -93,7 +93,7 @@ class Run:
             obs_dim, act_dim, (self.high - self.low) / 2, c.buffer_max, c.buffer_min, c.buffer_shrink,
             c.buffer_distance, c.buffer_threshold, c.buffer_check_interval, c.buffer_check_size)
         self.nstep = NStepSchedule(c.multistep, c.n_step, c.t_switch, c.delta_switch)
-        self.flops = ActorCriticFlops(c.algo, c.batch_size)
+        self.flops = ActorCriticFlops(c.algo, c.batch_size, c.policy_delay)
         self.prev_actor: dict[str, torch.Tensor] | None = None  # snapshot for eq. (23)
         self.step = 0
         self.episodes = 0
@@ -106,7 +106,9 @@ class Run:
             "config": self.cfg.to_dict(),
             "step": self.step, "episodes": self.episodes, "evals": list(self.evals), "wall": self.wall,
             "agent": self.agent.state_dict(),
-            "sparse": {name: tr.state_dict() for name, tr in self.agent.trainers.items()},
+            # the engine's states under "sparse" (read by `python -m deeprl inspect`), dense groups apart
+            "sparse": {name: tr.state_dict() for name, tr in self.agent.trainers.items() if tr.sparse},
+            "dense_groups": {name: tr.state_dict() for name, tr in self.agent.trainers.items() if not tr.sparse},
             "replay": self.buffer.state_dict(),
             "nstep": self.nstep.state_dict(),
             "flops": self.flops.state_dict(),
@@ -117,7 +119,7 @@ class Run:
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.agent.load_state_dict(state["agent"])
         for name, tr in self.agent.trainers.items():
-            tr.load_state_dict(state["sparse"][name])
+            tr.load_state_dict(state["sparse" if tr.sparse else "dense_groups"][name])
         self.buffer.load_state_dict(state["replay"])
         self.nstep.load_state_dict(state["nstep"])
         self.flops.load_state_dict(state["flops"])
@@ -169,6 +171,7 @@ class Run:
             "actor_sparsity": 1.0 - dens["actor"], "critic_sparsity": 1.0 - dens["critic"],
             "actor_density": dens["actor"], "critic_density": dens["critic"],
             "weight_ratio": sizes,
+            "layer_densities": {n: t.trainer.layer_densities() for n, t in tr.items() if t.sparse},
             "train_flops_ratio": self.flops.train_ratio,
             "inference_flops_ratio": f["actor"] / fd["actor"],
             "total_size_ratio": size_num / size_den,
@@ -284,8 +287,15 @@ class Run:
         topo_c = agent.critic_trainer.topology_update_now()
         idx = self.buffer.data.sample_indices(c.batch_size, self.rng)
         batch = nstep_batch(self.buffer.data, idx, n, c.gamma, with_inter=c.algo == "sac")
+        hist = {k: len(t.trainer.history) for k, t in agent.trainers.items() if t.sparse}
         logs = agent.update(batch)
-        self.flops.iteration(f, fd, n, actor_update, topo_a, topo_c)
+        for k, h in hist.items():
+            tr = agent.trainers[k].trainer
+            if len(tr.history) > h:  # a topology update happened in this iteration: log it
+                u = tr.history[-1]
+                logs.update({f"topology/{k}/zeta": u["zeta"], f"topology/{k}/churn": u["churn"],
+                             f"topology/{k}/n_grown": float(u["n_grown"])})
+        self.flops.iteration(f, fd, n, {"actor": topo_a, "critic": topo_c})
         logs["_topology"] = float(topo_a or topo_c)
         return logs
 
