@@ -39,6 +39,7 @@ __all__ = [
     "lower_cdf",
     "grid_cvar",
     "optimistic_grid_cvar_from_kernel",
+    "optimistic_kernel",
     "grid_error_bound",
 ]
 
@@ -178,7 +179,7 @@ def grid_cvar(F: np.ndarray, grid: np.ndarray, alpha: float) -> np.ndarray | flo
 
 
 @njit(cache=True)
-def _optimistic_kernel(
+def optimistic_kernel(
     p_hat: np.ndarray,
     order: np.ndarray,
     counts: np.ndarray,
@@ -187,6 +188,10 @@ def _optimistic_kernel(
     inv_alpha: float,
     saturate: bool,
 ) -> np.ndarray:
+    """Numba kernel of :func:`optimistic_grid_cvar_from_kernel` (no validation; for hot loops).
+
+    order = argsort(values); counts[j] = #{s' : values[s'] <= u_j}; width (N,); returns (N,).
+    """
     n, S = p_hat.shape
     m = grid.size
     out = np.empty(n)
@@ -250,7 +255,7 @@ def optimistic_grid_cvar_from_kernel(
         raise ValueError(f"p_hat must be (N, S) and values (S,), got {p.shape} and {v.shape}")
     order = np.argsort(v, kind="stable")
     counts = np.searchsorted(v[order], grid, side="right").astype(np.int64)
-    return _optimistic_kernel(p, order.astype(np.int64), counts, grid, w, 1.0 / alpha, bool(saturate))
+    return optimistic_kernel(p, order.astype(np.int64), counts, grid, w, 1.0 / alpha, bool(saturate))
 
 
 def grid_error_bound(

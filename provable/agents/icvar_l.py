@@ -48,8 +48,7 @@ from provable.agents.base import Agent
 from provable.cvar_approx import (
     grid_cvar,
     lower_cdf,
-    optimistic_grid_cvar_from_kernel,
-    support_grid,
+    optimistic_kernel,
     uniform_grid,
 )
 from provable.ridge import NextStateAggregate, TransitionLog, WeightedRidge
@@ -196,10 +195,16 @@ class ICVaRL(Agent):
         self.V = np.zeros((self.H + 1, self.S))
 
     # ---- planning ------------------------------------------------------------------------------
-    def _grid(self, V_next: np.ndarray) -> np.ndarray:
+    def _grid(self, V_next: np.ndarray, order: np.ndarray) -> np.ndarray:
+        """The threshold grid of step h: uniform, or the exact support of V_hat_{h+1} plus 0 and H."""
         if self._uniform is not None:
             return self._uniform
-        return support_grid(np.clip(V_next, 0.0, self.H), self.H)
+        v = V_next[order]  # V_hat_{h+1} lies in [0, H-h-1] by the clip of eq. (26)
+        keep = np.empty(v.size, dtype=bool)
+        keep[0] = True
+        keep[1:] = v[1:] != v[:-1]
+        inner = v[keep]
+        return np.concatenate(([0.0], inner[(inner > 0.0) & (inner < self.H)], [float(self.H)]))
 
     def _level_set_rhs(self, h: int, V_next: np.ndarray, grid: np.ndarray) -> np.ndarray:
         """Plain path of eq. (23): sum_tau phi_tau y_tau^T with y_tau[j] = 1{V(s'_tau) <= u_j}, (d, J+1)."""
@@ -212,7 +217,8 @@ class ICVaRL(Agent):
         """C_hat_h(s, a) for all (s, a), shape (S, A) (eq. 23-25, or the additive ablation)."""
         ridge = self.ridge[h]
         width = self.beta_F * ridge.norms(self._phi_flat)  # beta_F ||phi||_{Lambda_h^-1}
-        grid = self._grid(V_next)
+        order = np.argsort(V_next, kind="stable")
+        grid = self._grid(V_next, order)
         if self.bonus_form == "additive":
             if self.agg is not None:
                 mu_hat = ridge.solve(self.agg[h].M)
@@ -226,7 +232,8 @@ class ICVaRL(Agent):
         if self.path == "fast":
             assert self.agg is not None
             p_hat = self._phi_flat @ ridge.solve(self.agg[h].M)  # (SA, S) signed, spec §5.3 steps 1-2
-            c = optimistic_grid_cvar_from_kernel(p_hat, V_next, grid, width, self.alpha)
+            counts = np.searchsorted(V_next[order], grid, side="right")
+            c = optimistic_kernel(p_hat, order, counts, grid, width, 1.0 / self.alpha, True)
         else:
             F_hat = self._phi_flat @ ridge.solve(self._level_set_rhs(h, V_next, grid))  # (SA, J+1)
             F_low = lower_cdf(F_hat, width, ones=grid >= V_next.max())  # refinement [ours]: F = 1 there
