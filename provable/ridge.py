@@ -126,6 +126,14 @@ def quad_norms(X: np.ndarray, inv: np.ndarray) -> np.ndarray:
     return out
 
 
+@numba.njit(cache=True)
+def _agg_add(b: np.ndarray, M: np.ndarray, x: np.ndarray, s2: int, r: float, w: float) -> None:
+    for i in range(x.shape[0]):
+        wx = w * x[i]
+        b[i] += wx * r
+        M[i, s2] += wx
+
+
 class WeightedRidge:
     """``Lambda = lam I + sum w x x^T`` with its inverse and log-determinant kept up to date.
 
@@ -135,6 +143,9 @@ class WeightedRidge:
         dimension of the features.
     lam:
         ridge parameter lambda > 0 (spec eq. (8); eq. (15) uses 1/H^2 for LSVI-UCB++ theory).
+    buffers:
+        optional ``(gram, inv)`` pair of writable (d, d) float64 arrays (e.g. views into an (H, d, d)
+        stack) that the object updates in place, so a fused Numba kernel can read all steps at once.
     refresh_every:
         the inverse and log det are recomputed exactly from the (exactly accumulated) Gram matrix by
         Cholesky after this many Sherman-Morrison updates (spec §8: 1000). With float64 this keeps the
@@ -146,7 +157,8 @@ class WeightedRidge:
     far. ``n_refresh``: exact refreshes so far.
     """
 
-    def __init__(self, d: int, lam: float = 1.0, refresh_every: int = 1000) -> None:
+    def __init__(self, d: int, lam: float = 1.0, refresh_every: int = 1000,
+                 buffers: tuple[np.ndarray, np.ndarray] | None = None) -> None:
         if int(d) != d or d < 1:
             raise ValueError(f"d must be a positive integer, got {d!r}")
         if not (lam > 0 and math.isfinite(lam)):
@@ -156,8 +168,15 @@ class WeightedRidge:
         self.d = int(d)
         self.lam = float(lam)
         self.refresh_every = int(refresh_every)
-        self.gram = lam * np.eye(self.d)
-        self.inv = np.eye(self.d) / lam
+        if buffers is None:
+            self.gram = lam * np.eye(self.d)
+            self.inv = np.eye(self.d) / lam
+        else:  # views into caller-owned (d, d) arrays, e.g. slices of an (H, d, d) stack for a fused kernel
+            self.gram, self.inv = buffers
+            if self.gram.shape != (self.d, self.d) or self.inv.shape != (self.d, self.d):
+                raise ValueError(f"buffers must be two ({self.d}, {self.d}) arrays")
+            self.gram[...] = lam * np.eye(self.d)
+            self.inv[...] = np.eye(self.d) / lam
         self.logdet = self.d * math.log(lam)
         self.n_updates = 0
         self.n_refresh = 0
@@ -232,23 +251,28 @@ class NextStateAggregate:
     The ICVaR-L fast path (spec §5.3) uses ``mu_hat = ridge.solve(agg.M)`` (d, S) directly.
     """
 
-    def __init__(self, d: int, S: int) -> None:
+    def __init__(self, d: int, S: int, buffers: tuple[np.ndarray, np.ndarray] | None = None) -> None:
         if int(d) != d or d < 1:
             raise ValueError(f"d must be a positive integer, got {d!r}")
         if int(S) != S or S < 1:
             raise ValueError(f"S must be a positive integer, got {S!r}")
         self.d, self.S = int(d), int(S)
-        self.b = np.zeros(self.d)
-        self.M = np.zeros((self.d, self.S))
+        if buffers is None:
+            self.b = np.zeros(self.d)
+            self.M = np.zeros((self.d, self.S))
+        else:  # views (b (d,), M (d, S)) into caller-owned stacks, updated in place
+            self.b, self.M = buffers
+            if self.b.shape != (self.d,) or self.M.shape != (self.d, self.S):
+                raise ValueError(f"buffers must be arrays of shapes ({self.d},) and ({self.d}, {self.S})")
+            self.b[...] = 0.0
+            self.M[...] = 0.0
         self.n = 0
 
     def add(self, x: np.ndarray, next_state: int, reward: float = 0.0, weight: float = 1.0) -> None:
         """Add one transition ``(x, r, s')`` with weight ``w`` (spec eq. (35))."""
         if not 0 <= next_state < self.S:
             raise ValueError(f"next_state must be in [0, {self.S}), got {next_state!r}")
-        wx = weight * np.asarray(x, dtype=np.float64)
-        self.b += wx * reward
-        self.M[:, int(next_state)] += wx
+        _agg_add(self.b, self.M, np.asarray(x, dtype=np.float64), int(next_state), float(reward), float(weight))
         self.n += 1
 
     def targets(self, V: np.ndarray, with_reward: bool = False) -> np.ndarray:

@@ -38,6 +38,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, replace
 
+import numba
 import numpy as np
 
 from provable.agents.base import Agent
@@ -102,6 +103,85 @@ class EngineConfig:
                        beta_tilde=self.beta_tilde * bonus_scale)
 
 
+@numba.njit(cache=True)
+def _plan_fast(phi: np.ndarray, r_known: np.ndarray, clip_h: np.ndarray, inv: np.ndarray, M: np.ndarray,
+               b: np.ndarray, Q: np.ndarray, Qc: np.ndarray, w_hat: np.ndarray, w_check: np.ndarray,
+               w_tilde: np.ndarray, switch: bool, need_reg: bool, reward_known: bool, pessimistic: bool,
+               monotone: bool, beta: float, beta_bar: float) -> None:
+    """Fused backward pass of the fast path, in place (spec eqs. (9)-(10), (12)-(13) with eq. (35)).
+
+    For h = H-1..0: targets ``t = b? + M_h [V, V_check, V^2]`` (eq. (35)), ``w = Sigma_h^{-1} t``
+    (eq. (9)/(12)); at a switch, for every (s, a): ``u = ||phi||_{Sigma_h^{-1}}``,
+    ``Q = min{r? + phi^T w_hat + beta u, Q_prev?, clip_h}`` (eq. (10)/(13a)) and
+    ``Q_check = max{r + phi^T w_check - beta_bar u, Q_check_prev?, 0}`` (eq. (13b)); then
+    ``V = max_a Q``, ``V_check = max_a Q_check``. Cost O(H (S A d^2 + d S)), independent of k.
+    """
+    H, S, A, d = Q.shape[0], Q.shape[1], Q.shape[2], phi.shape[2]
+    V = np.zeros(S)
+    Vc = np.zeros(S)
+    t = np.zeros((d, 3))
+    ix = np.zeros(d)
+    for h in range(H - 1, -1, -1):
+        if need_reg:
+            for i in range(d):
+                t0 = 0.0 if reward_known else b[h, i]
+                t1 = 0.0
+                t2 = 0.0
+                if h < H - 1:
+                    for s in range(S):
+                        m = M[h, i, s]
+                        if m != 0.0:
+                            t0 += m * V[s]
+                            t1 += m * Vc[s]
+                            t2 += m * V[s] * V[s]
+                t[i, 0] = t0
+                t[i, 1] = t1
+                t[i, 2] = t2
+            for i in range(d):
+                a0 = 0.0
+                a1 = 0.0
+                a2 = 0.0
+                for j in range(d):
+                    g = inv[h, i, j]
+                    a0 += g * t[j, 0]
+                    a1 += g * t[j, 1]
+                    a2 += g * t[j, 2]
+                w_hat[h, i] = a0
+                w_check[h, i] = a1
+                w_tilde[h, i] = a2
+        if switch:
+            for s in range(S):
+                for a in range(A):
+                    q = 0.0
+                    for i in range(d):
+                        acc = 0.0
+                        for j in range(d):
+                            acc += inv[h, i, j] * phi[s, a, j]
+                        ix[i] = acc
+                    up = r_known[h, s, a]
+                    lo = r_known[h, s, a]
+                    for i in range(d):
+                        q += phi[s, a, i] * ix[i]
+                        up += phi[s, a, i] * w_hat[h, i]
+                        lo += phi[s, a, i] * w_check[h, i]
+                    u = np.sqrt(q) if q > 0.0 else 0.0
+                    up = min(up + beta * u, clip_h[h])
+                    Q[h, s, a] = min(Q[h, s, a], up) if monotone else up
+                    if pessimistic:
+                        lo = max(lo - beta_bar * u, 0.0)
+                        Qc[h, s, a] = max(Qc[h, s, a], lo) if monotone else lo
+        for s in range(S):
+            vm = Q[h, s, 0]
+            vc = Qc[h, s, 0]
+            for a in range(1, A):
+                if Q[h, s, a] > vm:
+                    vm = Q[h, s, a]
+                if Qc[h, s, a] > vc:
+                    vc = Qc[h, s, a]
+            V[s] = vm
+            Vc[s] = vc
+
+
 @dataclass
 class _Piece:
     """One fresh estimate fixed at a switch: ``r? + phi^T w + sign * beta ||phi||_{inv}`` (plain path)."""
@@ -141,7 +221,11 @@ class VarianceAwareLSVI(Agent):
         H_, S, A, d = self.H, self.S, self.A, self.d
         c = self.config
         self.clip_h = (np.full(H_, float(H_)) if c.clip == "H" else np.arange(H_, 0, -1, dtype=np.float64))
-        self.ridge = [WeightedRidge(d, c.lam, refresh_every) for _ in range(H_)]
+        # stacked storage; the per-step kernel objects are views into it (one fused Numba plan, fast path)
+        self._gram = np.zeros((H_, d, d))
+        self._inv = np.zeros((H_, d, d))
+        self.ridge = [WeightedRidge(d, c.lam, refresh_every, buffers=(self._gram[h], self._inv[h]))
+                      for h in range(H_)]
         self.logdet_last = np.array([r.logdet for r in self.ridge])
         self.Q = np.broadcast_to(self.clip_h[:, None, None], (H_, S, A)).copy()  # Q_0 = H (spec §4.2)
         self.Q_check = np.zeros((H_, S, A))  # Q_check_0 = 0
@@ -150,7 +234,9 @@ class VarianceAwareLSVI(Agent):
         self.w_tilde = np.zeros((H_, d))
         self._r_known = self.reward if c.reward_known else np.zeros((H_, S, A))
         if path == "fast":
-            self.agg = [NextStateAggregate(d, S) for _ in range(H_)]
+            self._b = np.zeros((H_, d))
+            self._M = np.zeros((H_, d, S))
+            self.agg = [NextStateAggregate(d, S, buffers=(self._b[h], self._M[h])) for h in range(H_)]
         else:
             self.log = [TransitionLog(d, A) for _ in range(H_)]
             self.pieces_up: list[list[_Piece]] = [[] for _ in range(H_)]
@@ -210,6 +296,13 @@ class VarianceAwareLSVI(Agent):
         if switch:
             self.n_switches += 1
             self.logdet_last = np.array([r.logdet for r in self.ridge])
+        if self.path == "fast":
+            _plan_fast(self.phi, self._r_known, self.clip_h, self._inv, self._M, self._b, self.Q,
+                       self.Q_check, self.w_hat, self.w_check, self.w_tilde, switch, need_reg,
+                       c.reward_known, c.pessimistic, c.monotone, c.beta, c.beta_bar)
+            self._pi = self.greedy(self.Q)
+            self._planned = True
+            return
         S = self.S
         V = np.zeros(S)
         Vc = np.zeros(S)
