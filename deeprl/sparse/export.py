@@ -111,10 +111,10 @@ def export_sparse_inference(module: nn.Module, min_sparsity: float = 0.8, batch_
     gen = generator if generator is not None else torch.Generator().manual_seed(0)
     report: list[dict[str, Any]] = []
     for name, mod in list(out.named_modules()):
-        if not isinstance(mod, nn.Linear) or not name:
+        if not isinstance(mod, nn.Linear):
             continue
         sp = _sparsity(mod.weight.detach())
-        row: dict[str, Any] = {"layer": name, "shape": list(mod.weight.shape), "sparsity": sp,
+        row: dict[str, Any] = {"layer": name or "<root>", "shape": list(mod.weight.shape), "sparsity": sp,
                                "format": "dense", "dense_us": None, "csr_us": None}
         if sp >= min_sparsity:
             csr = CSRLinear.from_linear(mod).to(mod.weight.device)
@@ -132,7 +132,10 @@ def export_sparse_inference(module: nn.Module, min_sparsity: float = 0.8, batch_
                 row["dense_us"], row["csr_us"] = t["dense"], t["csr"]
                 row["format"] = "csr" if t["csr"] < t["dense"] else "dense"
             if row["format"] == "csr":
-                _set_submodule(out, name, csr)
+                if name:
+                    _set_submodule(out, name, csr)
+                else:  # the module itself is a Linear
+                    out = csr
         report.append(row)
     out.export_report = report  # type: ignore[attr-defined]
     return out

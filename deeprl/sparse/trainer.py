@@ -27,7 +27,7 @@ use one trainer per optimizer (e.g. TD3: one for the actor, one for the critics)
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict
 from typing import Any
 
@@ -64,6 +64,8 @@ class SparseTrainer:
     skip_step_on_update: the update iteration replaces the optimizer step (default, RLx2/JaxPruner).
     samples_per_step: default sample count for the FLOPs totals (``step(samples=...)`` overrides).
     seed: seeds the trainer's own ``torch.Generator`` (mask init, SET grow), saved in checkpoints.
+    dense_grad_reduce: applied to each captured dense gradient before ranking (data-parallel training:
+        ``all_reduce`` it across ranks so every rank grows the same entries, MST spec §8.1).
     """
 
     def __init__(self, groups: SparseGroup | Sequence[SparseGroup], optimizer: torch.optim.Optimizer,
@@ -71,7 +73,7 @@ class SparseTrainer:
                  drop_fraction: DropFractionSchedule | float | None = None,
                  mask_init: str | MaskInit = "random", reset_optimizer_state: bool = True,
                  grow_init: str = "zeros", skip_step_on_update: bool = True, samples_per_step: int = 1,
-                 seed: int = 0) -> None:
+                 seed: int = 0, dense_grad_reduce: Callable[[torch.Tensor], torch.Tensor] | None = None) -> None:
         groups = [groups] if isinstance(groups, SparseGroup) else list(groups)
         if not groups:
             raise ValueError("groups must hold at least one SparseGroup")
@@ -99,6 +101,7 @@ class SparseTrainer:
         self.skip_step_on_update = bool(skip_step_on_update)
         self.samples_per_step = int(samples_per_step)
         self.seed = seed
+        self.dense_grad_reduce = dense_grad_reduce
         self.rng = torch.Generator().manual_seed(seed)
         self.t = 0
         self.history: list[dict[str, Any]] = []
@@ -220,8 +223,12 @@ class SparseTrainer:
             pruned = grown_total = active = 0
             for k, p in g.params.items():
                 m = self.masks[gname][k]
-                score = self.updater.grow_score(p, m, self._dense_grad.get((gname, k)), self.rng)
-                new = self.updater.update(p, m, score, zeta, self.rng, n_target[k])
+                dg = self._dense_grad.get((gname, k))
+                if dg is not None and self.dense_grad_reduce is not None:
+                    dg = self.dense_grad_reduce(dg)  # e.g. all_reduce(AVG) across data-parallel ranks
+                score = self.updater.grow_score(p, m, dg, self.rng)
+                drop = self.updater.drop_score(p, m, dg)
+                new = self.updater.update(p, m, score, zeta, self.rng, n_target[k], score_drop=drop)
                 grown = new & ~m
                 dropped = m & ~new
                 if self.grow_init == "init_dist" and bool(grown.any()):

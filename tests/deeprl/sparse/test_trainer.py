@@ -302,3 +302,26 @@ def test_load_rejects_mismatched_shapes():
     tr2 = SparseTrainer(SparseGroup("actor", net2, 0.8), torch.optim.Adam(net2.parameters()))
     with pytest.raises(ValueError, match="shape"):
         tr2.load_state_dict(st)
+
+
+def test_dense_grad_reduce_hook_is_used_for_ranking():
+    lin = nn.Linear(6, 4, bias=False)
+    opt = torch.optim.SGD(lin.parameters(), lr=0.0)
+    only = torch.zeros(4, 6)
+    only[3, 5] = 1.0
+    calls = []
+
+    def reduce(g):  # stands in for all_reduce: replaces the local gradient by the "global" one
+        calls.append(g.shape)
+        return only
+
+    tr = SparseTrainer(SparseGroup("n", lin, 0.5, distribution="uniform"), opt, update_schedule=UpdateSchedule(1, 9),
+                       drop_fraction=DropFractionSchedule("constant", 0.1, 9), dense_grad_reduce=reduce, seed=3)
+    with torch.no_grad():
+        lin.weight.mul_(tr.masks["n"]["weight"])
+    was_active = bool(tr.masks["n"]["weight"][3, 5])
+    lin(torch.randn(2, 6)).sum().backward()
+    tr.step()
+    assert calls == [(4, 6)]
+    assert bool(tr.masks["n"]["weight"][3, 5])  # grown (or kept) where the reduced gradient is
+    assert tr.nnz("n") == {"weight": 12} and (was_active or tr.history[-1]["n_grown"] == 1)

@@ -155,3 +155,28 @@ def test_three_phase_target_boundaries():
     p = PiecewiseTarget({0: 0.5, 100: 0.8})
     assert (p(0), p(99), p(100), p(10**6)) == (0.5, 0.5, 0.8, 0.8)
     assert make_updater("set").name == "set"
+
+
+def test_rigl_drop_and_grow_variants():
+    g = torch.tensor([0.9, 0.2, -0.7, 0.1, 0.05, 0.6, 0.3, 0.4])
+    # MEST drop |W| + λ|g| (λ=1): active scores 1.4, 0.3, 0.4, 1.1, 0.45 -> drop idx 1 and 3
+    up = RigLUpdater(drop="mest")
+    new = up.update(W, M, g.abs(), 0.4, score_drop=up.drop_score(W, M, g))
+    assert set(np.flatnonzero(new.numpy())) == {0, 6, 7} | {2, 5}
+    # |W|/|g|: 0.556, 0.5, 3.0, 2.667, 0.125 -> drop idx 7 and 1; grow 2 and 5
+    up = RigLUpdater(drop="ratio")
+    new = up.update(W, M, g.abs(), 0.4, score_drop=up.drop_score(W, M, g))
+    assert set(np.flatnonzero(new.numpy())) == {0, 3, 6} | {2, 5}
+    # mixed grow 3:1 -> with n_grow = 2: ceil(1.5) = 2 by gradient, 0 random; n_grow = 4 -> 3 + 1
+    up = RigLUpdater(grow="mixed")
+    rng = torch.Generator().manual_seed(0)
+    w = torch.arange(1.0, 21.0)
+    m = torch.zeros(20, dtype=torch.bool)
+    m[10:] = True
+    score = torch.zeros(20)
+    score[:3] = torch.tensor([3.0, 2.0, 1.0])
+    new = up.update(w, m, score, 0.4, rng)  # drop 4 smallest active (idx 10..13), grow 4
+    assert int(new.sum()) == 10 and bool(new[:3].all()) and bool(new[14:].all())
+    assert int(new[3:14].sum()) == 1  # the random quarter
+    with pytest.raises(ValueError, match="drop"):
+        RigLUpdater(drop="x")
