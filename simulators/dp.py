@@ -83,7 +83,7 @@ def _backward(
     for h in range(H - 1, -1, -1):
         Vn = V[h + 1]
         if op == OP_CVAR:
-            order = np.argsort(Vn, kind="mergesort")  # sorted once per h (spec §5.1)
+            order = np.argsort(Vn, kind="quicksort")  # sorted once per h (spec §5.1)
         for s in range(S):
             if mode == MODE_DETERMINISTIC and not full_q:
                 a = pi_det[h, s]
