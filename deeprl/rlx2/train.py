@@ -11,7 +11,6 @@ Everything that makes a resumed run equal an uninterrupted one lives here:
 
 from __future__ import annotations
 
-import copy
 import json
 import time
 from pathlib import Path
@@ -99,12 +98,14 @@ class Run:
         self.episodes = 0
         self.evals: list[tuple[int, float, float]] = []  # (step, mean, std)
         self.wall = 0.0
+        self.cpu = 0.0  # process CPU seconds (a load-independent speed measure on a shared machine)
 
     # ---------------------------------------------------------------- state
     def state_dict(self) -> dict[str, Any]:
         return {
             "config": self.cfg.to_dict(),
             "step": self.step, "episodes": self.episodes, "evals": list(self.evals), "wall": self.wall,
+            "cpu": self.cpu,
             "agent": self.agent.state_dict(),
             # the engine's states under "sparse" (read by `python -m deeprl inspect`), dense groups apart
             "sparse": {name: tr.state_dict() for name, tr in self.agent.trainers.items() if tr.sparse},
@@ -127,6 +128,7 @@ class Run:
         self.step, self.episodes = int(state["step"]), int(state["episodes"])
         self.evals = [tuple(e) for e in state["evals"]]
         self.wall = float(state["wall"])
+        self.cpu = float(state.get("cpu", 0.0))
         set_rng_state(state["rng"], self.rng)
 
     # ---------------------------------------------------------------- pieces
@@ -136,21 +138,18 @@ class Run:
                 {k: t.forward_flops(dense=True) for k, t in tr.items()})
 
     def _policy_change(self) -> float | None:
-        """D_pi of spec eq. (23) on the newest K states against the previous check's actor snapshot."""
+        """D_pi of spec eq. (23): the actor now vs its snapshot at the previous check, on the newest K states."""
         actor = self.agent.actor
-        cur = {k: v.detach().clone() for k, v in actor.state_dict().items()}
         d = None
         if self.prev_actor is not None:
             obs = self.buffer.data.get(self.buffer.data.newest(self.cfg.buffer_check_size), ["obs"])["obs"]
             now = self.agent.mean_action(obs)
-            old_actor = copy.deepcopy(actor)
-            old_actor.load_state_dict(self.prev_actor)
-            with torch.no_grad():
+            with torch.no_grad():  # forward() of both actor classes is the deterministic action
                 o = torch.as_tensor(obs, device=self.device)
-                prev = (old_actor.mean_action(o) if hasattr(old_actor, "mean_action") else old_actor(o)).cpu().numpy()
+                prev = torch.func.functional_call(actor, self.prev_actor, (o,)).cpu().numpy()
             scale = (self.high - self.low) / 2
             d = float(0.5 * np.mean(((now - prev) / scale) ** 2))
-        self.prev_actor = cur
+        self.prev_actor = {k: v.detach().clone() for k, v in actor.state_dict().items()}
         return d
 
     def summary(self) -> dict[str, Any]:
@@ -178,6 +177,8 @@ class Run:
             "train_flops_sparse": self.flops.sparse_total, "train_flops_dense": self.flops.dense_total,
             "buffer_size": len(self.buffer), "n_step_final": self.nstep.n(self.agent.iteration),
             "wall_seconds": self.wall, "steps_per_second": self.step / self.wall if self.wall > 0 else float("nan"),
+            "cpu_seconds": self.cpu,
+            "steps_per_cpu_second": self.step / self.cpu if self.cpu > 0 else float("nan"),
             "evaluations": [{"step": s, "mean": m, "std": sd} for s, m, sd in self.evals],
             "config": self.cfg.to_dict(),
         }
@@ -198,7 +199,7 @@ class Run:
         obs = self._reset()
         ep_ret, ep_len = 0.0, 0
         last_logs: dict[str, float] = {}
-        self._t0 = time.perf_counter()
+        self._t0, self._c0 = time.perf_counter(), time.process_time()
         interrupted = False
         try:
             while self.step < c.total_steps:
@@ -262,10 +263,10 @@ class Run:
         return np.asarray(obs, dtype=np.float32)
 
     def _checkpoint(self) -> None:
-        now = time.perf_counter()
-        self.wall += now - self._t0  # wall time of training so far (excludes checkpoint writing)
+        self.wall += time.perf_counter() - self._t0  # training time so far (excludes checkpoint writing)
+        self.cpu += time.process_time() - self._c0
         save_checkpoint(self.run_dir, self.step, self.state_dict())
-        self._t0 = time.perf_counter()
+        self._t0, self._c0 = time.perf_counter(), time.process_time()
 
     def _density_logs(self) -> dict[str, float]:
         return {f"density/{n}": t.density() for n, t in self.agent.trainers.items()}

@@ -67,11 +67,18 @@ def test_short_sparse_run_keeps_sparsity_and_resumes_exactly(algo, tmp_path):
     assert (tmp_path / "full" / "metrics.csv").read_text() == (tmp_path / "part" / "metrics.csv").read_text()
 
 
-def test_dense_run_same_code_path(tmp_path):
-    run = start_run(_cfg("td3", dense=True, total_steps=500, warmup=200, multistep="off", buffer_shrink="off"),
-                    tmp_path / "d")
+def test_dense_run_same_code_path_with_adaptive_nstep(tmp_path):
+    cfg = _cfg("td3", dense=True, total_steps=600, warmup=200, multistep="adaptive", t_switch=10_000,
+               delta_switch=10.0, buffer_check_interval=100, buffer_shrink="off")
+    run = start_run(cfg, tmp_path / "d")
     s = run.train()
     assert s["actor_sparsity"] == 0.0 and s["train_flops_ratio"] == 1.0 and s["total_size_ratio"] == 1.0
+    assert "sparse" in run.state_dict() and run.state_dict()["sparse"] == {}
+    # eq. (23) was measured at every check after the first; with a huge threshold the switch happens after
+    # `patience` = 3 calm checks, long before the forced switch at 2 * t_switch
+    tags = (tmp_path / "d" / "metrics.csv").read_text()
+    assert tags.count("nstep/policy_change") >= 4
+    assert run.nstep.switched_at is not None and run.nstep.n(run.agent.iteration) == 3
 
 
 def _cli(capsys, *args: str) -> tuple[int, str, str]:

@@ -1,0 +1,377 @@
+"""RLx2-TD3 vs dense TD3 on MuJoCo: the reduced-budget reproduction protocol (spec §2.5 Tier A, §4 E-R1).
+
+Every (env, method, seed) is one ``python -m deeprl rlx2`` run in its own process and folder; seeds run in
+parallel (``--workers`` local processes, or ``--backend ray`` on an existing Ray cluster). The script is
+itself resumable: a finished run (``summary.json``) is skipped, an interrupted one is continued with
+``--resume``. When all runs are done it writes, under ``--out``:
+
+- ``results.json`` and ``results.md``: per env and method, final score (mean of the last k evaluations)
+  with a 95 % bootstrap CI over seeds, the raw ratio P = mean sparse / mean dense (spec eq. 38) and the
+  normalised ratio P~ (eq. 39, random-policy score measured on the same evaluation seeds), both with
+  bootstrap CIs (both arms resampled), actor/critic sparsity, training and inference FLOPs ratios, total
+  size incl. targets, and the measured env-steps/s;
+- ``inference_speed.md``: wall-clock time of one RLx2 actor exported to CSR vs its masked dense form at
+  batch 1 and 256 (``deeprl.sparse.benchmark_inference``), measured in this run;
+- ``figures/rlx2_mujoco_curves.png`` (under ``--figures``): evaluation return vs env steps, mean over
+  seeds with a 95 % bootstrap band.
+
+Budgets: default = Tier A (T = 3e5 env steps, warm-up 2.5e4, topology interval 5e3, n-step switch at 3e4,
+buffer min 5e4 / max 1e6, checks every 1e4, eval every 5e3 x 10 episodes, score = last 10 evals).
+``--full`` = the paper's GPU-scale setting (T = 3e6, interval 1e4, switch 3e5, min 1e5, score = last 30
+evals). Sparsities (actor/critic) are RLx2 Table 2's TD3 values: Hopper 98/95, HalfCheetah 90/85,
+Walker2d 97/95, Ant 96/88.
+
+Example (reduced budget, 2 cores):
+    python benchmarks/rlx2_mujoco.py --envs Hopper-v5,HalfCheetah-v5 --methods dense,rlx2 --seeds 0,1,2
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from simulators.cli_util import (  # noqa: E402
+    CliParser,
+    choice_list,
+    cli_main,
+    csv_of,
+    nonneg_int,
+    positive_int,
+    write_json,
+)
+
+PROG = "benchmarks/rlx2_mujoco.py"
+
+SPARSITY = {"Hopper": (0.98, 0.95), "HalfCheetah": (0.90, 0.85), "Walker2d": (0.97, 0.95), "Ant": (0.96, 0.88)}
+BASE = ["--multistep", "off", "--dynamic-buffer", "off"]
+METHODS: dict[str, list[str]] = {
+    "dense": ["--dense", *BASE],
+    "ss": ["--topology", "static", *BASE],
+    "set": ["--topology", "set", *BASE],
+    "rigl": ["--topology", "rigl", *BASE],
+    "rlx2": ["--topology", "rigl", "--multistep", "delayed", "--n-step", "3", "--dynamic-buffer", "on"],
+    "rlx2-no-multistep": ["--topology", "rigl", "--multistep", "off", "--dynamic-buffer", "on"],
+    "rlx2-no-dynbuffer": ["--topology", "rigl", "--multistep", "delayed", "--n-step", "3", "--dynamic-buffer", "off"],
+    "rlx2-set": ["--topology", "set", "--multistep", "delayed", "--n-step", "3", "--dynamic-buffer", "on"],
+}
+TIER_A = {
+    "total": 300_000,
+    "warmup": 25_000,
+    "interval": 5_000,
+    "t_switch": 30_000,
+    "buffer_min": 50_000,
+    "check": 10_000,
+    "eval_interval": 5_000,
+    "eval_episodes": 10,
+    "last": 10,
+}
+FULL = {**TIER_A, "total": 3_000_000, "interval": 10_000, "t_switch": 300_000, "buffer_min": 100_000, "last": 30}
+SMOKE = {
+    "total": 5_000,
+    "warmup": 1_000,
+    "interval": 500,
+    "t_switch": 500,
+    "buffer_min": 2_000,
+    "check": 1_000,
+    "eval_interval": 1_000,
+    "eval_episodes": 2,
+    "last": 2,
+}  # spec Tier S: plumbing only, no claim
+
+
+def env_sparsity(env: str) -> tuple[float, float]:
+    for k, v in SPARSITY.items():
+        if env.startswith(k):
+            return v
+    raise ValueError(f"--envs: no RLx2 sparsity known for {env!r}; known: {', '.join(SPARSITY)}")
+
+
+def run_args(env: str, method: str, seed: int, budget: dict[str, int], run_dir: Path, device: str) -> list[str]:
+    """The ``python -m deeprl rlx2`` arguments of one run."""
+    sa, sc = env_sparsity(env)
+    return [
+        "--algo",
+        "td3",
+        "--env",
+        env,
+        "--seed",
+        str(seed),
+        "--total-steps",
+        str(budget["total"]),
+        "--warmup",
+        str(budget["warmup"]),
+        "--topology-interval",
+        str(budget["interval"]),
+        "--t-switch",
+        str(budget["t_switch"]),
+        "--buffer-min",
+        str(budget["buffer_min"]),
+        "--buffer-max",
+        "1000000",
+        "--buffer-check-interval",
+        str(budget["check"]),
+        "--eval-interval",
+        str(budget["eval_interval"]),
+        "--eval-episodes",
+        str(budget["eval_episodes"]),
+        "--score-last-evals",
+        str(budget["last"]),
+        "--actor-sparsity",
+        str(sa),
+        "--critic-sparsity",
+        str(sc),
+        "--device",
+        device,
+        "--threads",
+        "1",
+        "--no-progress",
+        "--out",
+        str(run_dir),
+        *METHODS[method],
+    ]
+
+
+def launch(args: list[str], run_dir: Path) -> dict[str, Any]:
+    """Run (or resume, or skip) one training run in a subprocess; return its summary."""
+    run_dir = Path(run_dir)
+    summ = run_dir / "summary.json"
+    if summ.exists():
+        return json.loads(summ.read_text())
+    if (run_dir / "config.json").exists():
+        cmd = [sys.executable, "-m", "deeprl", "rlx2", "--resume", str(run_dir), "--no-progress"]
+    else:
+        cmd = [sys.executable, "-m", "deeprl", "rlx2", *args]
+    run_dir.parent.mkdir(parents=True, exist_ok=True)
+    with open(run_dir.parent / f"{run_dir.name}.log", "a") as log:
+        rc = subprocess.run(
+            cmd,
+            cwd=ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env={**__import__("os").environ, "OMP_NUM_THREADS": "1"},
+        ).returncode
+    if rc != 0 or not summ.exists():
+        raise RuntimeError(f"run failed (exit {rc}): {' '.join(cmd)}; see {run_dir.parent / (run_dir.name + '.log')}")
+    return json.loads(summ.read_text())
+
+
+def run_all(jobs: list[tuple[list[str], Path]], workers: int, backend: str, ray_address: str | None) -> None:
+    if backend == "ray":
+        import ray
+
+        ray.init(address=ray_address or "auto")
+        remote = ray.remote(num_cpus=1)(launch)
+        ray.get([remote.remote(a, d) for a, d in jobs])
+        return
+    with ThreadPoolExecutor(max_workers=workers) as pool:  # threads only wait on child processes
+        for fut in [pool.submit(launch, a, d) for a, d in jobs]:
+            fut.result()
+
+
+# ------------------------------------------------------------------------------------------ report
+def eval_curve(run_dir: Path) -> tuple[np.ndarray, np.ndarray]:
+    """(steps, eval/return) from a run's summary.json."""
+    ev = json.loads((run_dir / "summary.json").read_text())["evaluations"]
+    return np.array([e["step"] for e in ev]), np.array([e["mean"] for e in ev])
+
+
+def bootstrap_ci(x: np.ndarray, rng: np.random.Generator, n: int = 10_000) -> tuple[float, float]:
+    x = np.asarray(x, dtype=float)
+    if len(x) < 2:
+        return float("nan"), float("nan")
+    means = x[rng.integers(0, len(x), size=(n, len(x)))].mean(axis=1)
+    return float(np.percentile(means, 2.5)), float(np.percentile(means, 97.5))
+
+
+def ratio_ci(
+    a: np.ndarray, b: np.ndarray, rng: np.random.Generator, base: float = 0.0, n: int = 10_000
+) -> tuple[float, float, float]:
+    """(point, lo, hi) of (mean a - base)/(mean b - base), both arms resampled (spec §4)."""
+    point = (a.mean() - base) / (b.mean() - base)
+    if len(a) < 2 or len(b) < 2:
+        return float(point), float("nan"), float("nan")
+    ra = a[rng.integers(0, len(a), size=(n, len(a)))].mean(axis=1)
+    rb = b[rng.integers(0, len(b), size=(n, len(b)))].mean(axis=1)
+    r = (ra - base) / (rb - base)
+    return float(point), float(np.percentile(r, 2.5)), float(np.percentile(r, 97.5))
+
+
+def random_score(env_id: str, episodes: int, seed: int) -> float:
+    """Mean return of the uniform random policy on the evaluation seeds (for eq. 39)."""
+    from deeprl.rlx2.train import EVAL_SEED_BASE, make_env
+
+    env = make_env(env_id)
+    rng = np.random.default_rng(seed)
+    rets = []
+    for j in range(episodes):
+        env.reset(seed=EVAL_SEED_BASE + 1000 * seed + j)
+        done, ret = False, 0.0
+        while not done:
+            _, r, term, trunc, _ = env.step(rng.uniform(env.action_space.low, env.action_space.high))
+            ret += float(r)
+            done = term or trunc
+        rets.append(ret)
+    return float(np.mean(rets))
+
+
+def inference_speed(run_dir: Path) -> str:
+    """Benchmark an RLx2 actor from its final checkpoint: CSR export vs masked dense, batch 1 and 256."""
+    import torch
+
+    from deeprl.common import load_checkpoint
+    from deeprl.rlx2.config import RLx2Config
+    from deeprl.rlx2.networks import DeterministicActor
+    from deeprl.sparse import benchmark_inference, format_table
+
+    ck = load_checkpoint(run_dir)
+    cfg = RLx2Config.from_dict(ck["config"])
+    sd = ck["agent"]["actor"]
+    w0 = sd["net.0.weight"]
+    act_dim = sd["net.4.weight"].shape[0]
+    actor = DeterministicActor(w0.shape[1], act_dim, -np.ones(act_dim), np.ones(act_dim), (cfg.hidden, cfg.hidden))
+    actor.load_state_dict(sd)
+    rows = benchmark_inference(actor.net, batch_sizes=(1, 256), threads=(1, 2), min_sparsity=0.8)
+    dens = {k: float((v != 0).float().mean()) for k, v in sd.items() if k.endswith("weight")}
+    torch.set_num_threads(1)
+    return f"actor of {run_dir} (layer densities {dens})\n\n" + format_table(rows)
+
+
+def report(
+    out: Path, envs: list[str], methods: list[str], seeds: list[int], budget: dict[str, int], figures: Path, seed: int
+) -> dict[str, Any]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rng = np.random.default_rng(seed)
+    results: dict[str, Any] = {"budget": budget, "seeds": seeds, "envs": {}}
+    fig, axes = plt.subplots(1, len(envs), figsize=(6 * len(envs), 4), squeeze=False)
+    lines = [
+        f"Budget: {budget['total']} env steps, seeds {seeds}; score = mean of the last {budget['last']} "
+        f"evaluations ({budget['eval_episodes']} episodes each); CIs: 95 % bootstrap over seeds.",
+        "",
+        "| env | method | actor/critic sparsity | score (95% CI) | P = sparse/dense (CI) | P~ normalised (CI) "
+        "| train FLOPs | inference FLOPs | total size | env steps/s |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for ax, env in zip(axes[0], envs):
+        r_rand = random_score(env, budget["eval_episodes"], 0)
+        env_res: dict[str, Any] = {"random_score": r_rand, "methods": {}}
+        scores: dict[str, np.ndarray] = {}
+        for m in methods:
+            dirs = [out / env / m / f"seed{s}" for s in seeds]
+            summ = [json.loads((d / "summary.json").read_text()) for d in dirs]
+            scores[m] = np.array([s["score"] for s in summ])
+            curves = [eval_curve(d) for d in dirs]
+            steps = curves[0][0]
+            ys = np.stack([c[1][: len(steps)] for c in curves])
+            lo_hi = np.array([bootstrap_ci(ys[:, i], rng, 2000) for i in range(ys.shape[1])])
+            ax.plot(steps, ys.mean(0), label=m)
+            if len(seeds) > 1:
+                ax.fill_between(steps, lo_hi[:, 0], lo_hi[:, 1], alpha=0.25)
+            env_res["methods"][m] = {
+                "scores": scores[m].tolist(),
+                "score_mean": float(scores[m].mean()),
+                "score_ci": bootstrap_ci(scores[m], rng),
+                "actor_sparsity": float(np.mean([s["actor_sparsity"] for s in summ])),
+                "critic_sparsity": float(np.mean([s["critic_sparsity"] for s in summ])),
+                "train_flops_ratio": float(np.mean([s["train_flops_ratio"] for s in summ])),
+                "inference_flops_ratio": float(np.mean([s["inference_flops_ratio"] for s in summ])),
+                "total_size_ratio": float(np.mean([s["total_size_ratio"] for s in summ])),
+                "steps_per_second": float(np.mean([s["steps_per_second"] for s in summ])),
+            }
+        for m in methods:
+            e = env_res["methods"][m]
+            if "dense" in scores:
+                e["P"] = ratio_ci(scores[m], scores["dense"], rng)
+                e["P_normalised"] = ratio_ci(scores[m], scores["dense"], rng, base=r_rand)
+            p = e.get("P", (float("nan"),) * 3)
+            pn = e.get("P_normalised", (float("nan"),) * 3)
+            lines.append(
+                f"| {env} | {m} | {e['actor_sparsity']:.3f}/{e['critic_sparsity']:.3f} | "
+                f"{e['score_mean']:.0f} ({e['score_ci'][0]:.0f}, {e['score_ci'][1]:.0f}) | "
+                f"{p[0]:.3f} ({p[1]:.3f}, {p[2]:.3f}) | {pn[0]:.3f} ({pn[1]:.3f}, {pn[2]:.3f}) | "
+                f"{e['train_flops_ratio']:.3f} | {e['inference_flops_ratio']:.3f} | {e['total_size_ratio']:.3f} | "
+                f"{e['steps_per_second']:.0f} |"
+            )
+        results["envs"][env] = env_res
+        ax.set_title(f"{env} (TD3, {budget['total']:.0e} steps, {len(seeds)} seeds)")
+        ax.set_xlabel("environment steps")
+        ax.set_ylabel("evaluation return")
+        ax.legend()
+    fig.tight_layout()
+    figures.mkdir(parents=True, exist_ok=True)
+    fig.savefig(figures / "rlx2_mujoco_curves.png", dpi=120)
+    write_json(out / "results.json", results)
+    (out / "results.md").write_text("\n".join(lines) + "\n")
+    if "rlx2" in methods:
+        (out / "inference_speed.md").write_text(inference_speed(out / envs[0] / "rlx2" / f"seed{seeds[0]}") + "\n")
+    print("\n".join(lines))
+    return results
+
+
+@cli_main(PROG)
+def main(argv: Sequence[str] | None = None) -> int:
+    p = CliParser(prog=PROG, description=__doc__.split("\n\n")[0])
+    p.add_argument("--envs", type=csv_of(str), default=["Hopper-v5", "HalfCheetah-v5"])
+    p.add_argument("--methods", type=choice_list(list(METHODS)), default=["dense", "rlx2"])
+    p.add_argument("--seeds", type=csv_of(int), default=[0, 1, 2, 3, 4])
+    p.add_argument("--full", action="store_true", help="the paper's 3e6-step setting (GPU scale)")
+    p.add_argument("--smoke", action="store_true", help="spec Tier S (5e3 steps): checks the plumbing only")
+    p.add_argument("--total-steps", type=positive_int, default=None, help="override the budget's T")
+    p.add_argument("--workers", type=positive_int, default=2, help="parallel runs (local backend)")
+    p.add_argument("--backend", choices=("local", "ray"), default="local")
+    p.add_argument("--ray-address", default=None, help="existing Ray cluster (default: 'auto')")
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--out", default="runs/bench/rlx2_mujoco", help="root of all runs (reused to resume)")
+    p.add_argument("--figures", default="figures")
+    p.add_argument("--report-only", action="store_true", help="only aggregate finished runs")
+    p.add_argument("--seed", type=nonneg_int, default=0, help="seed of the bootstrap and the random policy")
+    a = p.parse_args(argv)
+    for env in a.envs:
+        env_sparsity(env)
+    if any(s < 0 for s in a.seeds):
+        raise ValueError("--seeds must be non-negative integers")
+    if a.full and a.smoke:
+        raise ValueError("--full and --smoke exclude each other")
+    budget = dict(FULL if a.full else SMOKE if a.smoke else TIER_A)
+    if a.total_steps is not None:
+        if a.total_steps <= budget["warmup"]:
+            raise ValueError(f"--total-steps must exceed the warm-up of {budget['warmup']} steps")
+        T = a.total_steps
+        budget.update(
+            total=T,
+            t_switch=int(0.1 * T),
+            interval=int(min(max(T / 60, 1_000), 10_000)),
+            buffer_min=int(min(max(T / 30, 50_000), 100_000)),
+        )
+    out = Path(a.out) / f"T{budget['total']}"
+    jobs = [
+        (run_args(env, m, s, budget, out / env / m / f"seed{s}", a.device), out / env / m / f"seed{s}")
+        for env in a.envs
+        for s in a.seeds
+        for m in a.methods
+    ]
+    if not a.report_only:
+        t0 = time.perf_counter()
+        run_all(jobs, a.workers, a.backend, a.ray_address)
+        print(f"{len(jobs)} runs done in {time.perf_counter() - t0:.0f} s")
+    report(out, a.envs, a.methods, a.seeds, budget, Path(a.figures), a.seed)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
