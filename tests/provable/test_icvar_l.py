@@ -206,3 +206,17 @@ def test_reward_is_required() -> None:
     mdp = make_instance("safe-risky", seed=0, H=3)
     with pytest.raises(ValueError, match="reward"):
         ICVaRL(mdp.phi, mdp.H)
+
+
+@pytest.mark.parametrize("offset", [-0.15, 0.15])
+def test_safe_risky_policy_switches_at_alpha_crit(offset: float) -> None:
+    """Spec §6: on SafeRisky the learned first action is safe below alpha_crit and risky above it."""
+    from simulators.instances import safe_risky_alpha_crit
+
+    alpha = safe_risky_alpha_crit(0.1, 4) + offset
+    mdp = make_instance("safe-risky", seed=0, H=4, p_c=0.1)
+    star = dp.optimal(mdp, alpha=alpha).pi
+    assert star[0, 0] == (0 if offset < 0 else 1)
+    ag = build_agent(ALGORITHMS["icvar-l"], mdp, 0, K=500, alpha=alpha, bonus_scale=0.01)
+    _, pols = run_episodes(ag, mdp, 500, seed=2, alpha=alpha)
+    assert pols[-1][0, 0] == star[0, 0]  # (later steps can have Q* gaps < 0.01: not a K = 500 claim)
