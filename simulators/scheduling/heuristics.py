@@ -15,6 +15,7 @@ energies (N, tau_max + 1) for the current slot.
 
 from __future__ import annotations
 
+import numba as nb
 import numpy as np
 
 from .optimal import closed_form_energy, packet_dp
@@ -33,6 +34,30 @@ def golden_section_max(f, lo: np.ndarray, hi: np.ndarray, iters: int = 60) -> np
         b = np.where(left, d, b)
         a = np.where(left, a, c)
     return 0.5 * (a + b)
+
+
+@nb.njit(cache=True)
+def _blind_dpp_energy(vb, Z, pi, kap, e_max, iters):
+    """Per user argmax_e vb_i sum_c pi_ic tanh(e / kap_ic) - Z e on [0, e_max] (golden section, concave)."""
+    g = (np.sqrt(5.0) - 1.0) / 2.0
+    n, nc = pi.shape
+    out = np.empty(n)
+    for i in range(n):
+        a, b = 0.0, e_max
+        for _ in range(iters):
+            c = b - g * (b - a)
+            d = a + g * (b - a)
+            fc = -Z * c
+            fd = -Z * d
+            for j in range(nc):
+                fc += vb[i] * pi[i, j] * np.tanh(c / kap[i, j])
+                fd += vb[i] * pi[i, j] * np.tanh(d / kap[i, j])
+            if fc >= fd:
+                b = d
+            else:
+                a = c
+        out[i] = 0.5 * (a + b)
+    return out
 
 
 class DriftPlusPenalty:
@@ -69,7 +94,7 @@ class DriftPlusPenalty:
 
     def energies(self, env) -> np.ndarray:
         inst = env.instance
-        n, K = env.n_users, env.n_counters
+        K = env.n_counters
         beta = inst.beta[:, None] * np.ones((1, K))
         if self.channel == "observed":
             c = env.shown_channel.astype(float)
@@ -83,12 +108,7 @@ class DriftPlusPenalty:
         else:
             pi = inst.stationary_channel  # (N, nc)
             kap = inst.dist[:, None] ** 3 * np.arange(1, inst.n_channels + 1)[None, :]  # (N, nc)
-            Vb = self.V * inst.beta
-
-            def f(e: np.ndarray) -> np.ndarray:  # e (N,)
-                return Vb * (pi * np.tanh(e[:, None] / kap)).sum(axis=1) - self.Z * e
-
-            e_user = golden_section_max(f, np.zeros(n), np.full(n, inst.e_max))
+            e_user = _blind_dpp_energy(self.V * inst.beta, self.Z, pi, kap, inst.e_max, 80)
             e = np.repeat(e_user[:, None], K, axis=1)
         e = e * env.mask
         self.Z = max(self.Z + float((e * env.queues).sum()) - self.budget, 0.0)  # eq. (27)

@@ -100,6 +100,7 @@ class SchedulingInstance:
         self.tau_max = tm
         if self.channel_start not in ("uniform", "stationary"):
             raise ValueError(f"channel_start must be 'uniform' or 'stationary', got {self.channel_start!r}")
+        self._pi = stationary_distribution(self.kernels)
 
     @property
     def n_users(self) -> int:
@@ -120,8 +121,8 @@ class SchedulingInstance:
 
     @property
     def stationary_channel(self) -> np.ndarray:
-        """Stationary channel law pi per user, shape (N, N_c)."""
-        return stationary_distribution(self.kernels)
+        """Stationary channel law pi per user, shape (N, N_c) (computed once; treat kernels as fixed)."""
+        return self._pi
 
     @property
     def buffer_size(self) -> int:
