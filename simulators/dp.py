@@ -173,8 +173,7 @@ def check_policy(mdp: LinearMDP, pi: Any, name: str = "pi") -> tuple[int, np.nda
             raise ValueError(f"{name} probabilities must sum to 1 over actions within 1e-9")
         return MODE_STOCHASTIC, np.ascontiguousarray(arr)
     raise ValueError(
-        f"{name} must have shape (H,S)=({H},{S}) of actions or (H,S,A)=({H},{S},{A}) of "
-        f"probabilities, got {arr.shape}"
+        f"{name} must have shape (H,S)=({H},{S}) of actions or (H,S,A)=({H},{S},{A}) of probabilities, got {arr.shape}"
     )
 
 
@@ -182,9 +181,7 @@ def optimal(mdp: LinearMDP, alpha: float = 1.0, operator: str | None = None) -> 
     """V*, Q*, π* by backward induction: eq. (3) at α = 1, iterated CVaR (20) at α < 1."""
     mdp = _check_mdp(mdp)
     a, op, name = _resolve_operator(alpha, operator)
-    Q, V, pi = _backward(
-        mdp.P, mdp.R, op, a, MODE_OPTIMAL, np.zeros((1, 1), np.int64), np.zeros((1, 1, 1)), True
-    )
+    Q, V, pi = _backward(mdp.P, mdp.R, op, a, MODE_OPTIMAL, np.zeros((1, 1), np.int64), np.zeros((1, 1, 1)), True)
     return DPResult(Q=Q, V=V, pi=pi, alpha=a, operator=name)
 
 
@@ -216,6 +213,15 @@ def initial_value(mdp: LinearMDP, V: np.ndarray) -> float:
     return float(mdp.init @ V[0])
 
 
+def _v_star(mdp: LinearMDP, alpha: float, operator: str) -> float:
+    """ρ₀ᵀV*_1, cached on the (immutable) model per (alpha, operator): per-episode regret calls stay cheap."""
+    cache = mdp.__dict__.setdefault("_v_star_cache", {})
+    key = (alpha, operator)
+    if key not in cache:
+        cache[key] = initial_value(mdp, optimal(mdp, alpha, operator).V)
+    return cache[key]
+
+
 def regret(mdp: LinearMDP, policies: Any, alpha: float = 1.0, operator: str | None = None) -> np.ndarray:
     """Exact per-episode regret (4), ρ₀ᵀ(V*_1 − V^{π_k}_1), of a sequence of policies -> (K,).
 
@@ -226,23 +232,17 @@ def regret(mdp: LinearMDP, policies: Any, alpha: float = 1.0, operator: str | No
     a, op, name = _resolve_operator(alpha, operator)
     arr = np.asarray(policies)
     if arr.ndim not in (3, 4) or arr.shape[1:3] != (mdp.H, mdp.S):
-        raise ValueError(
-            f"policies must have shape (K,H,S)=(K,{mdp.H},{mdp.S}) or (K,H,S,A), got {arr.shape}"
-        )
-    v_star = initial_value(mdp, optimal(mdp, a, name).V)
+        raise ValueError(f"policies must have shape (K,H,S)=(K,{mdp.H},{mdp.S}) or (K,H,S,A), got {arr.shape}")
+    v_star = _v_star(mdp, a, name)
     if arr.shape[0] == 0:
         return np.zeros(0)
     if arr.ndim == 3:
         if not np.issubdtype(arr.dtype, np.integer):
             if not np.all(np.isfinite(arr)) or np.any(arr != np.round(arr)):
-                raise ValueError(
-                    f"policies of shape (K,H,S) must hold integer actions, got dtype {arr.dtype}"
-                )
+                raise ValueError(f"policies of shape (K,H,S) must hold integer actions, got dtype {arr.dtype}")
         pol = arr.astype(np.int64)
         if np.any(pol < 0) or np.any(pol >= mdp.A):
-            raise ValueError(
-                f"policies actions must lie in [0, {mdp.A}), got range [{pol.min()}, {pol.max()}]"
-            )
+            raise ValueError(f"policies actions must lie in [0, {mdp.A}), got range [{pol.min()}, {pol.max()}]")
         return _regret_kernel(mdp.P, mdp.R, op, a, mdp.init, np.ascontiguousarray(pol), v_star)
     out = np.empty(arr.shape[0])
     for k in range(arr.shape[0]):

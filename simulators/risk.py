@@ -168,7 +168,7 @@ def cvar_shared_values_kernel(values: np.ndarray, probs: np.ndarray, alphas: np.
     return out
 
 
-def _validate(values: Any, probs: Any, alpha: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _validate(values: Any, probs: Any, alpha: Any, check: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     try:
         v = np.asarray(values, dtype=np.float64)
     except (TypeError, ValueError):
@@ -185,12 +185,14 @@ def _validate(values: Any, probs: Any, alpha: Any) -> tuple[np.ndarray, np.ndarr
         raise ValueError(f"values must have at least one atom along the last axis, got shape {v.shape}")
     if p.ndim == 0 or p.shape[-1] != v.shape[-1]:
         raise ValueError(f"probs must have the same last-axis length as values ({v.shape[-1]}), got shape {p.shape}")
-    if np.any(np.isnan(v)) or np.any(np.isinf(v)):
-        raise ValueError("values contains NaN or infinite entries")
-    if np.any(np.isnan(p)) or np.any(np.isinf(p)):
-        raise ValueError("probs contains NaN or infinite entries")
     if np.any(np.isnan(a)) or np.any(a <= 0.0) or np.any(a > 1.0):
         raise ValueError(f"alpha must lie in (0, 1], got {alpha!r}")
+    if not check:
+        return v, p, a
+    if not np.all(np.isfinite(v)):
+        raise ValueError("values contains NaN or infinite entries")
+    if not np.all(np.isfinite(p)):
+        raise ValueError("probs contains NaN or infinite entries")
     if np.any(p < 0.0):
         raise ValueError(f"probs must be non-negative, got min {p.min():.3g}")
     s = p.sum(axis=-1)
@@ -200,15 +202,17 @@ def _validate(values: Any, probs: Any, alpha: Any) -> tuple[np.ndarray, np.ndarr
     return v, p, a
 
 
-def cvar(values: Any, probs: Any, alpha: Any) -> float | np.ndarray:
+def cvar(values: Any, probs: Any, alpha: Any, *, check: bool = True) -> float | np.ndarray:
     """Exact lower-tail CVaR_α of the discrete distribution Σ_i probs[i] δ_{values[i]} (eq. (17)).
 
     ``values`` and ``probs`` have the atoms on the last axis and broadcast over leading (batch) axes;
     ``alpha`` is a float in (0, 1] or an array broadcasting against the batch shape. Returns a float
     for a single distribution, else an array of the batch shape. Bad input (α outside (0, 1], negative
     or non-normalised probabilities, shape mismatch, NaN) raises ValueError naming the argument.
+    ``check=False`` skips the O(size) checks of the entries (NaN, sign, normalisation; shapes and α are
+    still checked) for hot loops whose probabilities are valid by construction.
     """
-    v, p, a = _validate(values, probs, alpha)
+    v, p, a = _validate(values, probs, alpha, check)
     m = v.shape[-1]
     try:
         batch = np.broadcast_shapes(v.shape[:-1], p.shape[:-1], a.shape)

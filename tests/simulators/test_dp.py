@@ -197,3 +197,13 @@ def test_dp_bad_input_raises_value_error_naming_the_argument(call, word):
     mdp = make_instance("tabular", seed=0, S=3, A=2, H=3)
     with pytest.raises(ValueError, match=word):
         call(mdp)
+
+
+def test_regret_caches_v_star_per_alpha_without_mixing_them():
+    mdp = make_instance("safe-risky", p_c=0.2, H=4)
+    pi = dp.optimal(mdp).pi[None]
+    assert dp.regret(mdp, pi, 1.0)[0] == pytest.approx(0.0, abs=1e-12)
+    r_cvar = dp.regret(mdp, pi, 0.3)[0]
+    expected = dp.initial_value(mdp, dp.optimal(mdp, 0.3).V) - dp.initial_value(mdp, dp.policy_value(mdp, pi[0], 0.3))
+    assert r_cvar == pytest.approx(expected, abs=1e-12) and r_cvar > 0
+    assert dp.regret(mdp, pi, 1.0)[0] == pytest.approx(0.0, abs=1e-12)

@@ -139,3 +139,16 @@ def test_tabular_as_linear_uses_one_hot_features():
     np.testing.assert_allclose(m.P, P, atol=1e-15)
     np.testing.assert_allclose(m.R, R, atol=1e-15)
     np.testing.assert_array_equal(m.init, [0.0, 1.0, 0.0])
+
+
+def test_hard_embedding_norm_bounds():
+    """||φ|| = 1 and ||μ_h(S)|| ≤ √(d+1)·(1 + O(d²Δ²)) (spec §2.3, embedding)."""
+    d, H, K = 6, 4, 2000
+    m = make_instance("hard", seed=0, d=d, H=H, K=K)
+    _, Delta = hard_delta(d, H, K)
+    for h in range(H):
+        tv = np.abs(np.asarray(m.mu[h])).sum(axis=0)  # coordinate-wise total variation
+        expected = np.sqrt((d + 1) + 4 * d * (d - 1) * Delta**2)
+        assert np.linalg.norm(tv) == pytest.approx(expected, rel=1e-12)
+        assert np.linalg.norm(tv) <= np.sqrt(d + 1) * (1 + 4 * d**2 * Delta**2)
+    assert np.all(np.linalg.norm(m.theta, axis=-1) <= np.sqrt(m.d))

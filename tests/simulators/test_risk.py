@@ -203,3 +203,12 @@ def test_bad_input_raises_value_error_naming_the_argument(values, probs, alpha, 
 def test_batch_shape_mismatch_names_the_arguments():
     with pytest.raises(ValueError, match="broadcast"):
         cvar(np.zeros((3, 2)), np.full((4, 2), 0.5), 0.5)
+
+
+def test_check_false_skips_entry_checks_but_gives_the_same_values():
+    rng = np.random.default_rng(3)
+    v = rng.normal(size=(50, 9))
+    p = rng.dirichlet(np.ones(9), size=50)
+    np.testing.assert_array_equal(cvar(v, p, 0.3, check=False), cvar(v, p, 0.3))
+    with pytest.raises(ValueError, match="alpha"):
+        cvar(v, p, 0.0, check=False)
