@@ -86,7 +86,7 @@ class ICVaRG(Agent):
         phi: np.ndarray,
         H: int,
         *,
-        models: np.ndarray,
+        models: np.ndarray | None = None,
         reward: np.ndarray | None = None,
         seed: int = 0,
         alpha: float = 1.0,
@@ -95,6 +95,11 @@ class ICVaRG(Agent):
         bonus_scale: float = 1.0,
     ) -> None:
         super().__init__(phi, H, reward=reward, seed=seed)
+        if models is None:
+            raise ValueError(
+                "models is required: ICVaR-G needs a finite model class (M, H, S, A, S); "
+                "build the agent with ICVaRG.from_mdp(mdp, ...) (spec §5.4 perturbation class)"
+            )
         models = np.asarray(models, dtype=np.float64)
         if models.ndim != 5 or models.shape[1:] != (self.H, self.S, self.A, self.S):
             raise ValueError(

@@ -103,3 +103,5 @@ def test_agent_bad_input() -> None:
         ICVaRG(mdp.phi, mdp.H, models=good, reward=mdp.R, bonus_scale=-1.0)
     with pytest.raises(ValueError, match="reward"):
         ICVaRG(mdp.phi, mdp.H, models=good)
+    with pytest.raises(ValueError, match="models is required"):
+        ICVaRG(mdp.phi, mdp.H, reward=mdp.R)
