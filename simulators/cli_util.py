@@ -138,6 +138,9 @@ def write_json(path: str | os.PathLike[str], obj: Any) -> Path:
     with os.fdopen(fd, "w") as fh:
         json.dump(obj, fh, indent=2, sort_keys=False, default=_json_default)
         fh.write("\n")
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)  # mkstemp creates 0600; results are meant to be shared
     os.replace(tmp, p)
     return p
 
