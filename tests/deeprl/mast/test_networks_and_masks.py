@@ -1,0 +1,106 @@
+"""The QMIX mixer is monotone; masks on every network (agents, mixer, hypernetworks, central nets)
+keep their densities through training, topology updates and target copies."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from deeprl.mast.config import MastConfig
+from deeprl.mast.learner import QLearner
+from deeprl.mast.mixers import QMixer
+
+ENV_INFO = {"n_agents": 3, "n_actions": 5, "obs_dim": 7, "state_dim": 11, "episode_limit": 6}
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_qmix_mixer_is_monotone(seed: int) -> None:
+    torch.manual_seed(seed)
+    mixer = QMixer(4, 9, embed=8, hypernet_embed=16)
+    for p in mixer.parameters():  # large random weights of both signs
+        torch.nn.init.normal_(p, std=2.0)
+    q = (torch.randn(64, 5, 4) * 5).requires_grad_(True)
+    s = torch.randn(64, 5, 9) * 3
+    mixer(q, s).sum().backward()
+    assert q.grad is not None and bool((q.grad >= 0).all())
+    assert bool((q.grad > 0).any())
+
+
+def _batch(rng: np.random.Generator, b: int = 4, t_len: int = 6) -> dict[str, np.ndarray]:
+    n, a = ENV_INFO["n_agents"], ENV_INFO["n_actions"]
+    lengths = rng.integers(2, t_len + 1, size=b)
+    filled = (np.arange(t_len)[None] < lengths[:, None]).astype(np.float32)
+    avail = (rng.random((b, t_len + 1, n, a)) < 0.7).astype(np.int8)
+    avail[..., 0] = 1
+    term = np.zeros((b, t_len), np.float32)
+    term[np.arange(b), lengths - 1] = rng.random(b) < 0.5
+    return {
+        "obs": rng.standard_normal((b, t_len + 1, n, ENV_INFO["obs_dim"])).astype(np.float32),
+        "state": rng.standard_normal((b, t_len + 1, ENV_INFO["state_dim"])).astype(np.float32),
+        "avail": avail, "actions": rng.integers(0, 1, size=(b, t_len, n)).astype(np.int64),
+        "reward": (rng.standard_normal((b, t_len)) * filled).astype(np.float32),
+        "terminated": term, "filled": filled,
+    }
+
+
+@pytest.mark.parametrize("algorithm", ["qmix", "wqmix", "res"])
+def test_masks_keep_their_densities_on_all_networks(algorithm: str) -> None:
+    torch.manual_seed(0)
+    cfg = MastConfig.preset("mast", algorithm=algorithm, sparsity=0.9, mask_update_episodes=3, hidden=16,
+                            mixer_embed=8, hypernet_embed=16, central_embed=32, batch_size=4, buffer_size=8,
+                            capacity_on=4)
+    learner = QLearner(cfg, ENV_INFO, total_train_steps=40)
+    tr = learner.sparse.trainer
+    assert tr is not None
+    groups = {"agent", "mixer"} | ({"central_agent", "central_mixer"} if algorithm == "wqmix" else set())
+    assert set(tr.groups) == groups
+    # every matmul weight of every network is sparse, hypernetworks and GRU matrices included
+    assert {"fc1.weight", "rnn.weight_ih_l0", "rnn.weight_hh_l0", "fc2.weight"} == set(tr.masks["agent"])
+    assert {"hyper_w1.0.weight", "hyper_w1.2.weight", "hyper_w2.0.weight", "hyper_w2.2.weight",
+            "hyper_b1.weight", "V.0.weight", "V.2.weight"} == set(tr.masks["mixer"])
+    nnz0 = {g: tr.nnz(g) for g in groups}
+    for g in groups:
+        assert tr.density(g) == pytest.approx(0.1, abs=0.01)
+    rng = np.random.default_rng(0)
+    before = {g: {k: m.clone() for k, m in tr.masks[g].items()} for g in groups}
+    updates = 0
+    for i in range(10):
+        logs = learner.train_step(_batch(rng))
+        updates += int(logs["topology_update"])
+        for g in groups:
+            assert tr.nnz(g) == nnz0[g]  # I2: per-layer counts constant
+        tr.check_invariants(targets=False)  # I1 online
+        if i % 4 == 3:
+            # a hard copy puts the current pattern into the targets (spec §1.8: between copies a target
+            # keeps the pattern of its last copy, even across topology updates)
+            learner.update_targets()
+            tr.check_invariants(targets=True)
+            for k, t in learner.targets.items():
+                for (name, p), tp in zip(learner.nets[k].named_parameters(), t.parameters()):
+                    assert torch.equal(p, tp), name
+    assert updates == 3
+    changed = any(not torch.equal(before[g][k], tr.masks[g][k]) for g in groups for k in before[g])
+    assert changed  # RigL moved connections
+    # targets share the mask objects (I5) and are zero outside them after a hard copy
+    for k, t in learner.targets.items():
+        for name, m in tr.target_masks(t).items():
+            assert m is tr.masks[k][name]
+    r = learner.sparse.ratios()
+    assert r["density/all"] == pytest.approx(0.1, abs=0.01)
+    assert 0 < r["inference_flops_ratio"] < 0.15
+
+
+def test_dense_and_static_topologies() -> None:
+    cfg = MastConfig.preset("dense", hidden=16, batch_size=4, buffer_size=8, capacity_on=4)
+    learner = QLearner(cfg, ENV_INFO, total_train_steps=10)
+    assert learner.sparse.trainer is None
+    learner.train_step(_batch(np.random.default_rng(1)))
+    assert learner.sparse.ratios()["train_flops_ratio"] == pytest.approx(1.0)
+    cfg = MastConfig.preset("static", hidden=16, batch_size=4, buffer_size=8, capacity_on=4, sparsity=0.8)
+    learner = QLearner(cfg, ENV_INFO, total_train_steps=10)
+    tr = learner.sparse.trainer
+    before = {k: m.clone() for k, m in tr.masks["agent"].items()}
+    for _ in range(3):
+        assert learner.train_step(_batch(np.random.default_rng(2)))["topology_update"] == 0.0
+    assert all(torch.equal(before[k], tr.masks["agent"][k]) for k in before)
