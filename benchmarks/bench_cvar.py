@@ -13,9 +13,9 @@ script asserts that all rows agree to 1e-12:
 - ``numpy batched``     numpy vectorised across the batch (argsort along axis, cumsum, masks), a stronger
                         reference.
 
-Best of ``--repeats`` in one process, Numba compilation excluded (warm-up call).
+Best of ``--repeats`` interleaved rounds in one process, Numba compilation excluded (warm-up call).
 
-    python benchmarks/bench_cvar.py [--atoms 10,50,200] [--batch 100000] [--loop 3000] [--repeats 3] [--seed 0]
+    python benchmarks/bench_cvar.py [--atoms 10,50,200] [--batch 50000] [--loop 2000] [--repeats 5] [--seed 0]
 """
 
 from __future__ import annotations
@@ -52,13 +52,15 @@ def numpy_per_call(values: np.ndarray, probs: np.ndarray, alphas: np.ndarray, n:
         cvar_numpy_reference(values[i], probs[i], alphas[i])
 
 
-def best_time(repeats: int, fn: Callable[..., object], *args: object) -> float:
-    """Best wall time of ``fn(*args)`` over ``repeats`` calls."""
-    best = np.inf
+def interleaved_best_times(repeats: int, jobs: dict[str, tuple[Callable[..., object], tuple]]) -> dict[str, float]:
+    """Best wall time per job over ``repeats`` rounds; each round runs every job once (interleaved), so a
+    burst of load on the shared machine hits all methods alike instead of biasing one row."""
+    best = dict.fromkeys(jobs, np.inf)
     for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn(*args)
-        best = min(best, time.perf_counter() - t0)
+        for name, (fn, fargs) in jobs.items():
+            t0 = time.perf_counter()
+            fn(*fargs)
+            best[name] = min(best[name], time.perf_counter() - t0)
     return best
 
 
@@ -67,10 +69,10 @@ def main(argv: list[str] | None = None) -> int:
     """Run the benchmark and print the table."""
     ap = CliParser(prog="bench_cvar", description=__doc__.splitlines()[0])
     ap.add_argument("--atoms", type=csv_of(positive_int), default=[10, 50, 200], help="atoms per distribution")
-    ap.add_argument("--batch", type=positive_int, default=100_000, help="distributions for the fast rows")
-    ap.add_argument("--loop", type=positive_int, default=3_000, help="distributions for the per-call numpy row")
+    ap.add_argument("--batch", type=positive_int, default=50_000, help="distributions for the fast rows")
+    ap.add_argument("--loop", type=positive_int, default=2_000, help="distributions for the per-call numpy row")
     ap.add_argument("--H", type=positive_int, default=10, help="values lie in [0, H]")
-    ap.add_argument("--repeats", type=positive_int, default=3)
+    ap.add_argument("--repeats", type=positive_int, default=5)
     ap.add_argument("--seed", type=nonneg_int, default=0)
     args = ap.parse_args(argv)
 
@@ -93,14 +95,17 @@ def main(argv: list[str] | None = None) -> int:
             cvar(shared_v, probs, alphas), cvar(np.broadcast_to(shared_v, values.shape), probs, alphas), atol=1e-12
         )
 
-        r = args.repeats
-        rows = [
-            ("simulators.cvar", B, best_time(r, cvar, values, probs, alphas)),
-            ("numba kernel", B, best_time(r, cvar_rows_kernel, values, probs, alphas)),
-            ("shared values", B, best_time(r, cvar, shared_v, probs, alphas)),
-            ("numpy per call", n_loop, best_time(max(1, r - 1), numpy_per_call, values, probs, alphas, n_loop)),
-            ("numpy batched", B, best_time(r, numpy_batched, values, probs, alphas)),
-        ]
+        t = interleaved_best_times(
+            args.repeats,
+            {
+                "simulators.cvar": (cvar, (values, probs, alphas)),
+                "numba kernel": (cvar_rows_kernel, (values, probs, alphas)),
+                "shared values": (cvar, (shared_v, probs, alphas)),
+                "numpy per call": (numpy_per_call, (values, probs, alphas, n_loop)),
+                "numpy batched": (numpy_batched, (values, probs, alphas)),
+            },
+        )
+        rows = [(name, n_loop if name == "numpy per call" else B, secs) for name, secs in t.items()]
         rate = {name: cnt / t for name, cnt, t in rows}
         for name, cnt, t in rows:
             print(f"{m:5d} {name:16s} {cnt:13d} {t:9.4f} {cnt / t:12.0f} {rate['simulators.cvar'] / rate[name]:8.1f}x")

@@ -11,10 +11,10 @@ identical, so they do the same work:
 - ``numpy vector``: numpy vectorised across episodes (one fancy-indexing pass per step), a stronger
                     reference that a numpy user could write.
 
-Timings are best of ``--repeats`` in one process, after a warm-up call (Numba compilation excluded and
-cached). Deterministic and stochastic policies are both measured.
+Timings are best of ``--repeats`` interleaved rounds in one process, after a warm-up call (Numba
+compilation excluded and cached). Deterministic and stochastic policies are both measured.
 
-    python benchmarks/bench_rollout.py [--episodes 200000] [--loop-episodes 3000] [--repeats 3] [--seed 0]
+    python benchmarks/bench_rollout.py [--episodes 100000] [--loop-episodes 2000] [--repeats 5] [--seed 0]
 """
 
 from __future__ import annotations
@@ -75,13 +75,15 @@ def numpy_vector(P_cum, R, init_cum, pi, stochastic, u0, u):
     return states, actions, rewards
 
 
-def best_time(repeats: int, fn: Callable[..., object], *args: object) -> float:
-    """Best wall time of ``fn(*args)`` over ``repeats`` calls."""
-    best = np.inf
+def interleaved_best_times(repeats: int, jobs: dict[str, tuple[Callable[..., object], tuple]]) -> dict[str, float]:
+    """Best wall time per job over ``repeats`` rounds; each round runs every job once (interleaved), so a
+    burst of load on the shared machine hits all methods alike instead of biasing one row."""
+    best = dict.fromkeys(jobs, np.inf)
     for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn(*args)
-        best = min(best, time.perf_counter() - t0)
+        for name, (fn, fargs) in jobs.items():
+            t0 = time.perf_counter()
+            fn(*fargs)
+            best[name] = min(best[name], time.perf_counter() - t0)
     return best
 
 
@@ -90,9 +92,9 @@ def main(argv: list[str] | None = None) -> int:
     """Run the benchmark and print the table."""
     ap = CliParser(prog="bench_rollout", description=__doc__.splitlines()[0])
     ap.add_argument("--instance", default="random", help="instance name (default random, spec §2.1 defaults)")
-    ap.add_argument("--episodes", type=positive_int, default=200_000, help="episodes for the fast rows")
-    ap.add_argument("--loop-episodes", type=positive_int, default=3_000, help="episodes for the numpy loop")
-    ap.add_argument("--repeats", type=positive_int, default=3)
+    ap.add_argument("--episodes", type=positive_int, default=100_000, help="episodes for the fast rows")
+    ap.add_argument("--loop-episodes", type=positive_int, default=2_000, help="episodes for the numpy loop")
+    ap.add_argument("--repeats", type=positive_int, default=5)
     ap.add_argument("--seed", type=nonneg_int, default=0)
     args = ap.parse_args(argv)
 
@@ -119,12 +121,18 @@ def main(argv: list[str] | None = None) -> int:
         for a, b, c in zip(ref, loop, vec):  # the three do the same work
             np.testing.assert_array_equal(a, b)
             np.testing.assert_array_equal(a, c)
-        t_loop = best_time(max(1, args.repeats - 1), numpy_loop, P_cum, R, init_cum, pi, stochastic, u0, u)
         n = args.episodes
         g = np.random.default_rng(args.seed + 2)
         u0b, ub = g.random(n), g.random((n, mdp.H, 3))
-        t_vec = best_time(args.repeats, numpy_vector, P_cum, R, init_cum, pi, stochastic, u0b, ub)
-        t_nb = best_time(args.repeats, rollout.sample_episodes, mdp, pi, n, args.seed)
+        t = interleaved_best_times(
+            args.repeats,
+            {
+                "numba": (rollout.sample_episodes, (mdp, pi, n, args.seed)),
+                "numpy loop": (numpy_loop, (P_cum, R, init_cum, pi, stochastic, u0, u)),
+                "numpy vector": (numpy_vector, (P_cum, R, init_cum, pi, stochastic, u0b, ub)),
+            },
+        )
+        t_nb, t_loop, t_vec = t["numba"], t["numpy loop"], t["numpy vector"]
         eps = {"numba": n / t_nb, "numpy loop": n_loop / t_loop, "numpy vector": n / t_vec}
         rows = [("numba", n, t_nb), ("numpy loop", n_loop, t_loop), ("numpy vector", n, t_vec)]
         for method, cnt, t in rows:
