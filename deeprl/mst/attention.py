@@ -55,6 +55,7 @@ def pattern_mask(pattern: str, T: int, w: int) -> torch.Tensor:
     return m & causal
 
 
+@lru_cache(maxsize=256)
 def attention_density(pattern: str, T: int, w: int) -> float:
     """MST spec eq. (15): α = |M ∧ causal| / (T(T+1)/2), density relative to dense causal attention."""
     return float(pattern_mask(pattern, T, w).sum().item()) / (T * (T + 1) / 2)

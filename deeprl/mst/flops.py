@@ -124,19 +124,33 @@ def predicted_ratio(cfg: ModelConfig, iterations: int, delta_t: int,
     ``densities_at`` is the sparsity distribution (ER of the engine); this is how the §5 table and
     the RigL-constant sparsity of the §7 protocol are computed.
     """
-    acc = FlopsAccount(cfg)
-    cache: dict[float, Mapping[str, float]] = {}
+    per_token: dict[tuple[float, float, bool], float] = {}
+    dens_cache: dict[float, Mapping[str, float]] = {}
 
     def dens(s: float) -> Mapping[str, float]:
-        if s not in cache:
-            cache[s] = densities_at(s) if s > 0 else {}
-        return cache[s]
+        if s not in dens_cache:
+            dens_cache[s] = densities_at(s) if s > 0 else {}
+        return dens_cache[s]
 
-    rho = dens(target(0)) if sparse else {}
-    for t in range(iterations):
-        update = sparse and t > 0 and t % delta_t == 0
-        if update:
-            rho = dens(target(t))
-        alpha = hsa.alpha(t, cfg.block_size, cfg.n_layer) if hsa is not None else 1.0
-        acc.add(1, rho, alpha, update)
-    return acc.ratio
+    updates = list(range(delta_t, iterations, delta_t)) if sparse else []
+    cuts = {0, iterations, *updates}
+    if hsa is not None:
+        cuts |= {min(max(b, 0), iterations) for b in hsa.window}
+    edges = sorted(cuts)
+    upd = set(updates)
+    total = 0.0
+    s_now = target(0) if sparse else 0.0
+    for a, b in zip(edges[:-1], edges[1:]):  # α and ρ are constant on [a, b); only t = a may update
+        if a in upd:
+            s_now = target(a)
+        alpha = hsa.alpha(a, cfg.block_size, cfg.n_layer) if hsa is not None else 1.0
+        for update, count in ((a in upd, 1), (False, b - a - 1)):
+            if count <= 0:
+                continue
+            key = (s_now, alpha, update)
+            if key not in per_token:
+                rho = dens(s_now)
+                per_token[key] = flops_per_token(cfg, rho, alpha) + (
+                    dense_grad_flops_per_token(cfg, rho) if update else 0.0)
+            total += count * per_token[key]
+    return total / (iterations * dense_flops_per_token(cfg))

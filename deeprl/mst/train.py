@@ -210,6 +210,15 @@ def mask_checksum(masks: dict[str, torch.Tensor]) -> str:
     return h.hexdigest()
 
 
+def param_checksum(model: nn.Module) -> str:
+    """64-bit checksum of every parameter's bytes (ranks of a DDP run must agree bit for bit)."""
+    h = hashlib.blake2b(digest_size=8)
+    for k, v in model.state_dict().items():
+        h.update(k.encode())
+        h.update(v.detach().to("cpu").contiguous().view(torch.uint8).numpy().tobytes())
+    return h.hexdigest()
+
+
 # ------------------------------------------------------------------------------------------------ run
 class Run:
     """One training run (build with :func:`build_run`, then :meth:`train`)."""
@@ -276,6 +285,7 @@ class Run:
         self.history: list[dict[str, float]] = []
         self._dens_cache: dict[str, float] | None = None
         self.logger: RunLogger | None = None
+        self.mask_resyncs = 0
 
     # -------------------------------------------------------------------------------- helpers
     def _autocast(self) -> contextlib.AbstractContextManager:
@@ -395,6 +405,7 @@ class Run:
             dist.broadcast(buf, src=0)
             m.copy_(buf.bool())
         self.trainer.apply_masks()
+        self.mask_resyncs += 1
         warnings.warn(f"masks differed across ranks at iteration {self.it} ({sums}); rank 0's were broadcast",
                       stacklevel=2)
         return False
@@ -543,6 +554,8 @@ class Run:
         final_val = self.history[-1]["val_loss"] if self.history and self.history[-1]["iter"] == self.it \
             and (self.hsa is None or not self.hsa.active(self.it - 1)) else self.evaluate("val")
         self.save(best=final_val <= self.best_val)
+        masks_sum = "" if self.trainer is None else mask_checksum(self.trainer.masks[GROUP])
+        agree = _gather_obj(self.info, {"masks": masks_sum, "params": param_checksum(self.model)})
         sample = ""
         if self.info.main and c.sample_tokens > 0:
             sample = self.sample(c.sample_tokens)
@@ -550,6 +563,7 @@ class Run:
         result = {
             "config": asdict(c), "model_config": asdict(self.mcfg), "run_dir": str(self.run_dir),
             "world_size": self.info.world, "iterations": self.it, "tokens": self.tokens,
+            "rank_checksums": agree, "mask_resyncs": self.mask_resyncs,
             "final_val_loss": final_val, "best_val_loss": self.best_val,
             "flops_total": self.flops.total, "flops_dense_total": self.flops.total_dense,
             "flops_ratio": self.flops.ratio, "flops_ratio_nohead": self.flops.ratio_nohead,
