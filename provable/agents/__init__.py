@@ -18,6 +18,7 @@ ALGORITHMS: dict[str, type[Agent]] = {
     "lsvi-ucb-rs": LSVIUCBRareSwitch,
     "lsvi-ucb-plus": LSVIUCBPlus,
     "lsvi-ucb-pp": LSVIUCBPlusPlus,
+    "uniform-random": UniformRandomAgent,
     "icvar-l": ICVaRL,
     "icvar-g": ICVaRG,
 }

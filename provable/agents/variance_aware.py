@@ -182,6 +182,39 @@ def _plan_fast(phi: np.ndarray, r_known: np.ndarray, clip_h: np.ndarray, inv: np
             Vc[s] = vc
 
 
+@numba.njit(cache=True)
+def _sigma_bars(X: np.ndarray, inv: np.ndarray, w_hat: np.ndarray, w_check: np.ndarray, w_tilde: np.ndarray,
+                H: float, beta_bar: float, beta_tilde: float, corr_coef: float, corr_cap: float,
+                sigma_floor: float, floor_coef: float) -> np.ndarray:
+    """sigma_bar of spec eq. (14a)-(14d) at the visited features X (H, d) of one episode, one per step h,
+    with u = ||x||_{Sigma_h^{-1}} before the update (same formula as :meth:`VarianceAwareLSVI.sigma_bar`)."""
+    n, d = X.shape
+    out = np.empty(n)
+    for h in range(n):
+        q = 0.0
+        for i in range(d):
+            acc = 0.0
+            for j in range(d):
+                acc += inv[h, i, j] * X[h, j]
+            q += X[h, i] * acc
+        u = np.sqrt(q) if q > 0.0 else 0.0
+        p1 = 0.0
+        p2 = 0.0
+        pc = 0.0
+        for i in range(d):
+            p1 += X[h, i] * w_hat[h, i]
+            p2 += X[h, i] * w_tilde[h, i]
+            pc += X[h, i] * w_check[h, i]
+        m1 = min(max(p1, 0.0), H)
+        m2 = min(max(p2, 0.0), H * H)
+        vv = m2 - m1 * m1
+        e = min(beta_tilde * u, H * H) + min(2.0 * H * beta_bar * u, H * H)
+        dterm = min(corr_coef * (p1 - pc + 2.0 * beta_bar * u), corr_cap)
+        sigma = np.sqrt(max(vv + e + dterm + H, 0.0))
+        out[h] = max(sigma, sigma_floor, floor_coef * np.sqrt(u))
+    return out
+
+
 @dataclass
 class _Piece:
     """One fresh estimate fixed at a switch: ``r? + phi^T w + sign * beta ||phi||_{inv}`` (plain path)."""
@@ -384,14 +417,17 @@ class VarianceAwareLSVI(Agent):
         if not self._planned:  # weights use the estimates in force during the episode (spec §4.2)
             self._plan()
         c = self.config
+        X = self.phi[s[:-1], a]  # (H, d) visited features
+        if c.weighted:
+            self.last_sigma_bar = _sigma_bars(X, self._inv, self.w_hat, self.w_check, self.w_tilde,
+                                              float(self.H), c.beta_bar, c.beta_tilde, c.corr_coef,
+                                              c.corr_cap, c.sigma_floor, c.floor_coef)
+            weights = 1.0 / self.last_sigma_bar**2
+        else:
+            weights = np.ones(self.H)
         for h in range(self.H):
-            x = self.phi[s[h], a[h]]
-            if c.weighted:
-                sb = self.sigma_bar(h, x, self.ridge[h].norm(x))
-                self.last_sigma_bar[h] = sb
-                weight = 1.0 / (sb * sb)
-            else:
-                weight = 1.0
+            x = X[h]
+            weight = float(weights[h])
             self.ridge[h].update(x, weight)
             if self.path == "fast":
                 self.agg[h].add(x, int(s[h + 1]), float(r[h]), weight)

@@ -129,3 +129,16 @@ def test_ties_broken_by_fixed_seeded_priority() -> None:
     order = list(a1.priority)
     assert a1.greedy(Q)[0] == (1 if order.index(1) < order.index(3) else 3)
     assert a1.act(0, 2) == pi[0, 2]
+
+
+def test_fused_sigma_bar_kernel_equals_the_documented_formula() -> None:
+    mdp = make_instance("random", seed=2, S=6, A=2, d=3, H=4)
+    agent = LSVIUCBPlusPlus(mdp.phi, mdp.H, reward=mdp.R, K=100, preset="practical", seed=0)
+    rng = np.random.default_rng(0)
+    for _ in range(30):
+        pi = agent.policy()
+        s, a, r = rollout.sample_episode(mdp, pi, rng)
+        expect = [agent.sigma_bar(h, agent.phi[s[h], a[h]], agent.ridge[h].norm(agent.phi[s[h], a[h]]))
+                  for h in range(mdp.H)]
+        agent.observe(s, a, r)
+        np.testing.assert_allclose(agent.last_sigma_bar, expect, rtol=1e-12)
