@@ -7,8 +7,9 @@ Cases, all measured in one run with dense and sparse calls interleaved (median o
 - ``layer256``: one ``nn.Linear(256, 256)`` with a uniform random mask at sparsity S (E-S's setting);
 - ``actor``: a HalfCheetah-sized TD3 actor 17→256→256→6 (ReLU, tanh) masked by the engine with ER at global
   sparsity S (the hidden layer then carries ~94% / ~97% sparsity, the thin layers less).
-For S in {0.90, 0.95} and batch in {1, 256}: dense µs/call, forced-CSR µs/call, and the auto-selected
-export (CSR only where its export-time micro-benchmark is faster) with its speedup. Targets (E-S):
+For S in {0.90, 0.95} and batch in {1, 256}: dense µs/call, forced ``torch.sparse_csr`` and forced Numba-CSR
+µs/call, and the auto-selected export (per layer the fastest of dense / CSR / Numba at that batch size in its
+export-time micro-benchmark) with its speedup. Targets (E-S):
 ≥1.5× at 90% and ≥2× at 95% for the 256×256 layer at batch 256 with 2 threads; batch 1: no regression
 above 5% (the auto-selection keeps the dense layer when CSR is slower). Results go to a fresh folder
 (``results.json``) with the command line and the machine load, never overwriting an earlier run.
@@ -83,34 +84,45 @@ def main(argv: list[str] | None = None) -> int:
                 dense = build(s, args.seed).eval()
                 for b in args.batches:
                     auto = export_sparse_inference(dense, min_sparsity=0.5, batch_size=b, reps=100)
-                    forced = export_sparse_inference(dense, min_sparsity=0.5, batch_size=b, force=True)
+                    csr = export_sparse_inference(dense, min_sparsity=0.5, batch_size=b, force="csr")
+                    nb = export_sparse_inference(dense, min_sparsity=0.5, batch_size=b, force="numba")
                     x = torch.randn(b, n_in, generator=torch.Generator().manual_seed(args.seed))
                     with torch.inference_mode():
                         y = dense(x)
-                        err = max(float((forced(x) - y).abs().max()), float((auto(x) - y).abs().max()))
-                    t = _time_calls({"dense": lambda d=dense, x=x: d(x), "csr": lambda f=forced, x=x: f(x),
-                                     "auto": lambda a=auto, x=x: a(x)}, args.reps, max(10, args.reps // 10))
+                        err = max(float((m(x) - y).abs().max()) for m in (csr, nb, auto))
+                    t = _time_calls({"dense": lambda d=dense, x=x: d(x), "csr": lambda f=csr, x=x: f(x),
+                                     "numba": lambda f=nb, x=x: f(x), "auto": lambda a=auto, x=x: a(x)},
+                                    args.reps, max(10, args.reps // 10))
                     rows.append({
                         "case": case, "sparsity": s, "batch": b, "threads": th,
-                        "dense_us": t["dense"], "csr_us": t["csr"], "auto_us": t["auto"],
-                        "speedup_csr": t["dense"] / t["csr"], "speedup_auto": t["dense"] / t["auto"],
+                        "dense_us": t["dense"], "csr_us": t["csr"], "numba_us": t["numba"], "auto_us": t["auto"],
+                        "speedup_csr": t["dense"] / t["csr"], "speedup_numba": t["dense"] / t["numba"],
+                        "speedup_auto": t["dense"] / t["auto"],
                         "auto_formats": [r["format"] for r in auto.export_report], "max_abs_err": err,
                     })
-    hdr = (f"{'case':<9} {'S':>5} {'batch':>5} {'thr':>3} {'dense µs':>9} {'CSR µs':>9} {'auto µs':>9} "
-           f"{'CSR x':>6} {'auto x':>6}  auto formats")
+    hdr = (f"{'case':<9} {'S':>5} {'batch':>5} {'thr':>3} {'dense µs':>9} {'CSR µs':>8} {'numba µs':>8} "
+           f"{'auto µs':>8} {'CSR x':>6} {'numba x':>7} {'auto x':>6}  auto formats")
     print(hdr)
     print("-" * len(hdr))
     for r in rows:
         print(f"{r['case']:<9} {r['sparsity']:>5.2f} {r['batch']:>5d} {r['threads']:>3d} {r['dense_us']:>9.1f} "
-              f"{r['csr_us']:>9.1f} {r['auto_us']:>9.1f} {r['speedup_csr']:>6.2f} {r['speedup_auto']:>6.2f}  "
-              f"{','.join(r['auto_formats'])}")
+              f"{r['csr_us']:>8.1f} {r['numba_us']:>8.1f} {r['auto_us']:>8.1f} {r['speedup_csr']:>6.2f} "
+              f"{r['speedup_numba']:>7.2f} {r['speedup_auto']:>6.2f}  {','.join(r['auto_formats'])}")
     out = new_run_dir(args.out, "run")
-    write_json(out / "results.json", {
-        "command": command_line(argv, "benchmarks.bench_sparse_export").replace(
-            "python -m benchmarks.bench_sparse_export", f"python {PROG}"),
-        "torch": torch.__version__, "loadavg_before": load0, "loadavg_after": os.getloadavg(),
-        "cpu_count": os.cpu_count(), "seconds": time.time() - t0, "rows": rows,
-    })
+    write_json(
+        out / "results.json",
+        {
+            "command": command_line(argv, "benchmarks.bench_sparse_export").replace(
+                "python -m benchmarks.bench_sparse_export", f"python {PROG}"
+            ),
+            "torch": torch.__version__,
+            "loadavg_before": load0,
+            "loadavg_after": os.getloadavg(),
+            "cpu_count": os.cpu_count(),
+            "seconds": time.time() - t0,
+            "rows": rows,
+        },
+    )
     print(f"\nload average before/after: {load0[0]:.2f} / {os.getloadavg()[0]:.2f}; results: {out / 'results.json'}")
     return 0
 

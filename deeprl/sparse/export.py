@@ -2,10 +2,12 @@
 
 Masked training stores weights dense (eq. (1)): it saves no time. For deployment
 :func:`export_sparse_inference` turns each ``nn.Linear`` whose weight is at least ``min_sparsity`` zeros into
-a :class:`CSRLinear` (``y = (W_csr @ xᵀ)ᵀ + b`` with ``torch.sparse_csr``) **only if** an export-time
-micro-benchmark at the deployment batch size shows it faster than the dense layer; otherwise the layer stays
-dense. Every converted layer is checked numerically: ``max|y_csr − y_dense| ≤ 1e-5·(1 + |y|)``.
-The choices and timings are stored on the returned module as ``export_report``.
+a compressed layer, :class:`CSRLinear` (``y = (W_csr @ xᵀ)ᵀ + b`` with ``torch.sparse_csr``) or
+:class:`~deeprl.sparse.kernels.NumbaCSRLinear` (our Numba CSR kernels), **only if** an export-time
+micro-benchmark at the deployment batch size shows it faster than the dense layer (per layer, the fastest
+wins); otherwise the layer stays dense. Every candidate is checked numerically:
+``max|y_sparse − y_dense| ≤ 1e-5·(1 + |y|)``. The choices and timings are stored on the returned module as
+``export_report``.
 
 :func:`benchmark_inference` times a dense (masked) module against its exported copy for several batch
 sizes and thread counts, interleaving the two so that a loaded machine slows both alike; speedups are quoted
@@ -93,20 +95,42 @@ def _set_submodule(root: nn.Module, name: str, new: nn.Module) -> None:
     setattr(parent, child, new)
 
 
-def export_sparse_inference(module: nn.Module, min_sparsity: float = 0.8, batch_size: int = 256,
-                            reps: int = 100, warmup: int = 10, force: bool = False,
-                            generator: torch.Generator | None = None) -> nn.Module:
-    """A copy of ``module`` (eval mode) whose sparse Linears run as :class:`CSRLinear` where that is faster.
+def _candidates(mod: nn.Linear, formats: Iterable[str]) -> dict[str, nn.Module]:
+    out: dict[str, nn.Module] = {}
+    for f in formats:
+        if f == "csr":
+            out[f] = CSRLinear.from_linear(mod).to(mod.weight.device)
+        elif f == "numba":
+            if mod.weight.device.type == "cpu" and mod.weight.dtype == torch.float32:
+                from deeprl.sparse.kernels import NumbaCSRLinear
 
-    Parameters: ``min_sparsity`` (fraction of exact zeros a weight needs to be considered), ``batch_size``
-    (the deployment batch of the micro-benchmark), ``reps``/``warmup`` (timing), ``force`` (convert every
-    candidate without timing, e.g. for tests). Raises RuntimeError if a converted layer's output differs
-    from the dense one by more than ``1e-5·(1 + |y|)``.
+                out[f] = NumbaCSRLinear.from_linear(mod)
+        else:
+            raise ValueError(f"formats entries must be 'csr' or 'numba', got {f!r}")
+    return out
+
+
+def export_sparse_inference(module: nn.Module, min_sparsity: float = 0.8, batch_size: int = 256,
+                            reps: int = 100, warmup: int = 10, force: bool | str = False,
+                            formats: Iterable[str] = ("csr", "numba"),
+                            generator: torch.Generator | None = None) -> nn.Module:
+    """A copy of ``module`` (eval mode) whose sparse Linears run in a compressed format where that is faster.
+
+    Every ``nn.Linear`` with at least ``min_sparsity`` exact zeros is a candidate. Its compressed versions
+    (``formats``: ``"csr"`` = :class:`CSRLinear` on ``torch.sparse_csr``; ``"numba"`` =
+    :class:`~deeprl.sparse.kernels.NumbaCSRLinear`, CPU float32) are checked numerically
+    (``max|y − y_dense| ≤ 1e-5·(1 + |y|)``, else RuntimeError) and timed against the dense layer at
+    ``batch_size`` (``reps``/``warmup`` calls, interleaved); the fastest of dense and the candidates is kept.
+    ``force=True`` (or a format name) converts every candidate to the first (or named) format without timing.
+    The per-layer choices and timings are in the returned module's ``export_report``.
     """
     if not 0.0 <= min_sparsity <= 1.0:
         raise ValueError(f"min_sparsity must be in [0, 1], got {min_sparsity!r}")
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size!r}")
+    formats = tuple(formats)
+    if force and not isinstance(force, bool) and force not in formats:
+        raise ValueError(f"force must be True, False or one of {formats}, got {force!r}")
     out = copy.deepcopy(module).eval()
     gen = generator if generator is not None else torch.Generator().manual_seed(0)
     report: list[dict[str, Any]] = []
@@ -115,27 +139,30 @@ def export_sparse_inference(module: nn.Module, min_sparsity: float = 0.8, batch_
             continue
         sp = _sparsity(mod.weight.detach())
         row: dict[str, Any] = {"layer": name or "<root>", "shape": list(mod.weight.shape), "sparsity": sp,
-                               "format": "dense", "dense_us": None, "csr_us": None}
+                               "format": "dense", "times_us": {}}
         if sp >= min_sparsity:
-            csr = CSRLinear.from_linear(mod).to(mod.weight.device)
+            cands = _candidates(mod, (formats[0] if force is True else str(force),) if force else formats)
             x = torch.randn(batch_size, mod.in_features, generator=gen).to(mod.weight.device, mod.weight.dtype)
             with torch.no_grad():
-                y_ref, y = mod(x), csr(x)
-            err = float(((y - y_ref).abs() / (1 + y_ref.abs())).max())
-            if err > 1e-5:
-                raise RuntimeError(f"CSR export of {name!r} differs from the dense layer by {err:.3g} > 1e-5")
-            row["max_rel_err"] = err
+                y_ref = mod(x)
+                for fmt, c in cands.items():
+                    err = float(((c(x) - y_ref).abs() / (1 + y_ref.abs())).max())
+                    if err > 1e-5:
+                        raise RuntimeError(f"{fmt} export of {name!r} differs from the dense layer by {err:.3g} > 1e-5")
+                    row[f"max_rel_err_{fmt}"] = err
             if force:
-                row["format"] = "csr"
-            else:
-                t = _time_calls({"dense": lambda m=mod, x=x: m(x), "csr": lambda c=csr, x=x: c(x)}, reps, warmup)
-                row["dense_us"], row["csr_us"] = t["dense"], t["csr"]
-                row["format"] = "csr" if t["csr"] < t["dense"] else "dense"
-            if row["format"] == "csr":
+                row["format"] = formats[0] if force is True else str(force)
+            elif cands:
+                fns = {"dense": lambda m=mod, x=x: m(x)}
+                fns.update({f: (lambda c=c, x=x: c(x)) for f, c in cands.items()})
+                row["times_us"] = _time_calls(fns, reps, warmup)
+                row["format"] = min(row["times_us"], key=row["times_us"].get)
+            if row["format"] != "dense":
+                new = cands[row["format"]]
                 if name:
-                    _set_submodule(out, name, csr)
+                    _set_submodule(out, name, new)
                 else:  # the module itself is a Linear
-                    out = csr
+                    out = new
         report.append(row)
     out.export_report = report  # type: ignore[attr-defined]
     return out

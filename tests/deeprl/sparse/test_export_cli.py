@@ -22,6 +22,7 @@ from deeprl.sparse import (
     benchmark_inference,
     export_sparse_inference,
 )
+from deeprl.sparse.kernels import NumbaCSRLinear
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -38,10 +39,11 @@ def trained_actor(sparsity: float = 0.95):
     return actor, tr
 
 
-def test_exported_csr_module_equals_masked_dense():
+@pytest.mark.parametrize(("fmt", "cls"), [("csr", CSRLinear), ("numba", NumbaCSRLinear)])
+def test_exported_sparse_module_equals_masked_dense(fmt, cls):
     actor, tr = trained_actor()
-    ex = export_sparse_inference(actor, min_sparsity=0.5, force=True)
-    assert isinstance(ex[2], CSRLinear) and isinstance(ex[0], CSRLinear)  # forced conversion of sparse layers
+    ex = export_sparse_inference(actor, min_sparsity=0.5, force=fmt)
+    assert isinstance(ex[2], cls) and isinstance(ex[0], cls)  # forced conversion of sparse layers
     assert isinstance(ex[4], nn.Linear)  # ER keeps the thin output layer dense
     assert ex[2].nnz == int((actor[2].weight != 0).sum()) <= int(tr.masks["actor"]["2.weight"].sum())
     for b in (1, 5, 256):
@@ -52,15 +54,18 @@ def test_exported_csr_module_equals_masked_dense():
         assert torch.allclose(y, y_ref, atol=1e-5, rtol=0)
     x3 = torch.randn(2, 3, 17)  # leading dims are preserved
     assert torch.allclose(ex(x3), actor(x3).detach(), atol=1e-5)
+    lin = export_sparse_inference(actor[2], min_sparsity=0.5, force=fmt)  # a bare Linear becomes the export
+    assert isinstance(lin, cls) and torch.allclose(lin(x3.new_ones(4, 256)), actor[2](x3.new_ones(4, 256)), atol=1e-5)
 
 
 def test_auto_selection_is_measured_and_always_correct():
     actor, tr = trained_actor()
     ex = tr.export_sparse_inference("actor", batch_size=256, reps=20, warmup=2)
     rep = {r["layer"]: r for r in ex.export_report}
-    assert rep["2"]["dense_us"] > 0 and rep["2"]["csr_us"] > 0
-    assert rep["2"]["format"] == ("csr" if rep["2"]["csr_us"] < rep["2"]["dense_us"] else "dense")
-    assert rep["4"]["format"] == "dense" and rep["4"]["dense_us"] is None  # below min_sparsity: not timed
+    times = rep["2"]["times_us"]
+    assert set(times) == {"dense", "csr", "numba"} and min(times.values()) > 0
+    assert rep["2"]["format"] == min(times, key=times.get)  # the measured fastest is kept
+    assert rep["4"]["format"] == "dense" and rep["4"]["times_us"] == {}  # below min_sparsity: not timed
     x = torch.randn(64, 17)
     assert torch.allclose(ex(x), actor(x).detach(), atol=1e-5)
     rows = benchmark_inference(actor, ex, batch_sizes=(1, 8), threads=(1,), reps=10, warmup=2)
