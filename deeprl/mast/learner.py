@@ -132,9 +132,10 @@ class QLearner:
             t_out = self._unroll(t_agent, inputs)
             at_greedy = t_out.gather(-1, greedy.unsqueeze(-1)).squeeze(-1)
             if cfg.soft_mellowmax:
-                util = soft_mellowmax(t_out, cfg.omega, cfg.sm_alpha, avail)
-                extra["sm_gap"] = ((t_out.masked_fill(~avail, NEG_INF).max(-1).values - util)
-                                   * avail.any(-1)).sum() / avail.any(-1).sum().clamp(min=1)
+                live = avail.any(-1)  # padded steps have no available action: sm would be nan there
+                util = soft_mellowmax(t_out, cfg.omega, cfg.sm_alpha, avail | ~live.unsqueeze(-1))
+                gap = t_out.masked_fill(~avail, NEG_INF).max(-1).values - util
+                extra["sm_gap"] = torch.where(live, gap, 0.0).sum() / live.sum().clamp(min=1)
             else:
                 util = at_greedy
             if cfg.algorithm == "res":
@@ -143,6 +144,7 @@ class QLearner:
                 z = t_mixer(util, states)
             if cfg.algorithm == "wqmix":
                 extra["central_at_greedy"] = t_mixer(at_greedy, states)  # Q-hat*'(s, u-bar), eq. (29) CW
+            z = torch.where(avail.any(-1).any(-1), z, 0.0)  # states past the episode end are padding
         return z, extra
 
     def _res_z(self, mac_out: torch.Tensor, t_out: torch.Tensor, t_util: torch.Tensor, greedy: torch.Tensor,

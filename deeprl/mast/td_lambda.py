@@ -31,10 +31,10 @@ def td_lambda_targets(rewards: torch.Tensor, terminated: torch.Tensor, filled: t
     g_next = z[:, t_len]
     for t in range(t_len - 1, -1, -1):
         # the continuation is G_{t+1} while step t+1 is inside the episode, else z_{t+1} (episode end)
-        live_next = filled[:, t + 1] if t + 1 < t_len else torch.zeros_like(filled[:, t])
-        cont = live_next * g_next + (1.0 - live_next) * z[:, t + 1]
+        live_next = filled[:, t + 1] > 0 if t + 1 < t_len else torch.zeros_like(filled[:, t], dtype=torch.bool)
+        cont = torch.where(live_next, g_next, z[:, t + 1])
         g = rewards[:, t] + gamma * (1.0 - terminated[:, t]) * ((1.0 - lam) * z[:, t + 1] + lam * cont)
-        g = g * filled[:, t]
+        g = torch.where(filled[:, t] > 0, g, torch.zeros_like(g))  # padding may hold inf/nan: drop it
         out[:, t] = g
         g_next = g
     return out

@@ -33,6 +33,7 @@ def _batch(rng: np.random.Generator, b: int = 4, t_len: int = 6) -> dict[str, np
     filled = (np.arange(t_len)[None] < lengths[:, None]).astype(np.float32)
     avail = (rng.random((b, t_len + 1, n, a)) < 0.7).astype(np.int8)
     avail[..., 0] = 1
+    avail[np.arange(t_len + 1)[None] > lengths[:, None]] = 0  # padding has no available action, as in the replay
     term = np.zeros((b, t_len), np.float32)
     term[np.arange(b), lengths - 1] = rng.random(b) < 0.5
     return {
@@ -67,6 +68,7 @@ def test_masks_keep_their_densities_on_all_networks(algorithm: str) -> None:
     updates = 0
     for i in range(10):
         logs = learner.train_step(_batch(rng))
+        assert np.isfinite(logs["loss"]) and np.isfinite(logs.get("sm_gap", 0.0))
         updates += int(logs["topology_update"])
         for g in groups:
             assert tr.nnz(g) == nnz0[g]  # I2: per-layer counts constant

@@ -35,6 +35,9 @@ def test_hand_computed_two_episodes_with_truncation_and_termination() -> None:
     # G1 = .9(.5*2 + .5*3.52125) = 2.4845625; G0 = .5 + .9(.5*1 + .5*2.4845625) = 2.068053125
     torch.testing.assert_close(y[1], torch.tensor([2.068053125, 2.4845625, 3.52125, 4.825, 4.5],
                                                   dtype=torch.float64))
+    z_pad = z.clone()
+    z_pad[0, 4:] = float("nan")  # values of padded states must not leak into the targets
+    torch.testing.assert_close(td_lambda_targets(r, term, filled, z_pad, g, lam), y)
     for b, length in ((0, 3), (1, 5)):
         ref = _reference(r[b].tolist(), term[b].tolist(), length, z[b].tolist(), g, lam)
         torch.testing.assert_close(y[b, :length], torch.tensor(ref[:length], dtype=torch.float64))

@@ -1,0 +1,329 @@
+"""MAST-QMIX vs dense QMIX, static sparse and RigL-only on two CPU multi-agent tasks (spec §4 E-M1).
+
+Arms (``python -m deeprl mast --preset ...``, same code paths, only flags differ):
+``dense`` (dense QMIX), ``mast`` (RigL + Soft Mellowmax + hybrid TD(lambda) + dual buffer), ``static``
+(static sparse QMIX) and ``rigl`` (RigL-QMIX), the sparse arms at ``--sparsity`` (default 0.9) on every
+network (agent, mixer incl. hypernetworks). Tasks: ``lbf`` (Foraging-8x8-2p-2f-coop-v3) and ``spread``
+(mpe2 simple_spread_v3, N=3). Budget: ``--steps`` env steps (E-M1: 5e5), seeds ``--seeds`` (E-M1: >=3).
+
+Sub-commands:
+
+- ``run``: every (task, arm, seed) is one ``python -m deeprl mast`` process with its own folder under
+  ``--out``; ``--workers`` run in parallel (one torch thread each), or ``--backend ray`` sends them to an
+  existing Ray cluster. Resumable: finished runs (``summary.json``) are skipped, interrupted ones resumed.
+  When all are done it runs ``report``.
+- ``report``: from the run folders, writes ``results.json`` / ``results.md`` (per task and arm: score =
+  mean of the last k greedy evaluations, 95% bootstrap CI over seeds; normalised ratio P~ of spec eq. (39)
+  against dense QMIX with the random-policy score measured on the same evaluation seeds, both arms
+  resampled; raw ratio P eq. (38); success rate (LBF); density; training and inference FLOPs ratios,
+  eqs. (18)-(19)), and ``figures/mast_cpu_<task>.png`` (evaluation return vs env steps, mean over seeds
+  with a 95% bootstrap band). It prints the E-M1 acceptance checks, pass or fail.
+- ``speed``: environment steps/s of each wrapper (random available actions) and training steps/s of the
+  learner (batch 32 episodes) for dense and 90%-sparse MAST, measured now, one thread.
+
+Example (E-M1 at the spec budget; about a CPU-day on 2 cores, see the README):
+    python benchmarks/mast_cpu.py run --tasks lbf,spread --arms dense,mast,static,rigl --seeds 0,1,2 \\
+        --steps 500000 --workers 2 --out runs/mast_cpu
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from simulators.cli_util import (  # noqa: E402
+    CliParser,
+    choice_list,
+    cli_main,
+    csv_of,
+    nonneg_int,
+    positive_int,
+    probability,
+    write_json,
+)
+
+PROG = "benchmarks/mast_cpu.py"
+ARMS = ("dense", "mast", "static", "rigl")
+LABELS = {"dense": "dense QMIX", "mast": "MAST-QMIX", "static": "static sparse", "rigl": "RigL-QMIX"}
+
+
+def run_name(task: str, arm: str, seed: int) -> str:
+    return f"{task}-{arm}-seed{seed}"
+
+
+def find_run(out: Path, task: str, arm: str, seed: int) -> Path | None:
+    """The folder of this run: a finished one if any, else the newest with a checkpoint."""
+    base = run_name(task, arm, seed)
+    cands = sorted(out.glob(f"{base}"), key=str) + sorted(out.glob(f"{base}-[0-9]*"), key=str)
+    done = [c for c in cands if (c / "summary.json").exists()]
+    if done:
+        return done[0]
+    ck = [c for c in cands if any((c / "checkpoints").glob("step_*.pt"))]
+    return ck[-1] if ck else None
+
+
+def _job_cmd(args: Any, task: str, arm: str, seed: int) -> list[str] | None:
+    out = Path(args.out)
+    found = find_run(out, task, arm, seed)
+    base = [sys.executable, "-m", "deeprl", "mast", "--no-progress", "--threads", "1"]
+    if found is not None and (found / "summary.json").exists():
+        return None
+    if found is not None:
+        return [*base, "--resume", str(found)]
+    return [*base, "--task", task, "--preset", arm, "--seed", str(seed), "--steps", str(args.steps),
+            "--sparsity", str(args.sparsity), "--algorithm", args.algorithm, "--eval-interval",
+            str(args.eval_interval), "--eval-episodes", str(args.eval_episodes), "--out", str(out),
+            "--name", run_name(task, arm, seed), *args.extra]
+
+
+def _run_subprocess(cmd: list[str], log: Path) -> int:
+    with open(log, "a") as fh:
+        return subprocess.call(cmd, stdout=fh, stderr=subprocess.STDOUT, cwd=ROOT,
+                               env={**__import__("os").environ, "OMP_NUM_THREADS": "1"})
+
+
+def cmd_run(args: Any) -> int:
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    jobs = [(t, a, s) for t in args.tasks for a in args.arms for s in args.seeds]
+    cmds = [(j, _job_cmd(args, *j)) for j in jobs]
+    todo = [(j, c) for j, c in cmds if c is not None]
+    print(f"{len(jobs)} runs, {len(jobs) - len(todo)} already finished, {len(todo)} to run")
+    t0 = time.time()
+    if args.backend == "ray":
+        import ray
+
+        ray.init(address=args.ray_address, ignore_reinit_error=True, log_to_driver=False)
+        remote = ray.remote(num_cpus=1)(_run_subprocess)
+        rcs = ray.get([remote.remote(c, out / f"{run_name(*j)}.log") for j, c in todo])
+    else:
+        with ThreadPoolExecutor(max_workers=args.workers) as ex:
+            rcs = list(ex.map(lambda jc: _run_subprocess(jc[1], out / f"{run_name(*jc[0])}.log"), todo))
+    failed = [run_name(*j) for (j, _), rc in zip(todo, rcs) if rc != 0]
+    print(f"runs finished in {time.time() - t0:.0f} s" + (f"; FAILED: {', '.join(failed)}" if failed else ""))
+    if failed:
+        return 1
+    return cmd_report(args)
+
+
+# ---------------------------------------------------------------------------------------------- report
+def _boot_mean_ci(x: np.ndarray, rng: np.random.Generator, n: int = 5000) -> tuple[float, float]:
+    if len(x) < 2:
+        return float(x.mean()), float(x.mean())
+    m = x[rng.integers(0, len(x), size=(n, len(x)))].mean(1)
+    return float(np.quantile(m, 0.025)), float(np.quantile(m, 0.975))
+
+
+def _boot_ratio_ci(a: np.ndarray, d: np.ndarray, r0: float, rng: np.random.Generator,
+                   n: int = 5000) -> tuple[float, float]:
+    ma = a[rng.integers(0, len(a), size=(n, len(a)))].mean(1)
+    md = d[rng.integers(0, len(d), size=(n, len(d)))].mean(1)
+    ratio = (ma - r0) / (md - r0)
+    ratio = ratio[np.isfinite(ratio)]
+    if not len(ratio):
+        return float("nan"), float("nan")
+    return float(np.quantile(ratio, 0.025)), float(np.quantile(ratio, 0.975))
+
+
+def collect(out: Path, tasks: Sequence[str], arms: Sequence[str], seeds: Sequence[int]) -> dict[str, Any]:
+    runs: dict[str, dict[str, list[dict[str, Any]]]] = {t: {a: [] for a in arms} for t in tasks}
+    for t in tasks:
+        for a in arms:
+            for s in seeds:
+                f = find_run(out, t, a, s)
+                if f is not None and (f / "summary.json").exists():
+                    runs[t][a].append(json.loads((f / "summary.json").read_text()))
+    return runs
+
+
+def cmd_report(args: Any) -> int:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    out = Path(args.out)
+    rng = np.random.default_rng(0)
+    runs = collect(out, args.tasks, args.arms, args.seeds)
+    results: dict[str, Any] = {"budget_env_steps": None, "seeds": list(args.seeds), "tasks": {}}
+    lines = ["| task | arm | seeds | score (95% CI) | P~ eq.39 (95% CI) | P eq.38 | success | density | "
+             "train FLOPs | inference FLOPs |", "|---|---|---|---|---|---|---|---|---|---|"]
+    fig_dir = Path(args.figures)
+    fig_dir.mkdir(parents=True, exist_ok=True)
+    for t in args.tasks:
+        dense = runs[t].get("dense", [])
+        rand = [r["random_eval"]["return"] for a in runs[t].values() for r in a if r.get("random_eval")]
+        r0 = float(np.mean(rand)) if rand else 0.0
+        d_scores = np.array([r["score"] for r in dense])
+        results["tasks"][t] = {"random_score": r0, "arms": {}}
+        fig, ax = plt.subplots(figsize=(6, 4))
+        for a in args.arms:
+            rs = runs[t][a]
+            if not rs:
+                continue
+            results["budget_env_steps"] = rs[0]["env_steps"]
+            sc = np.array([r["score"] for r in rs])
+            lo, hi = _boot_mean_ci(sc, rng)
+            row: dict[str, Any] = {"n_seeds": len(rs), "score": float(sc.mean()), "score_ci": [lo, hi],
+                                   "scores": sc.tolist()}
+            if len(d_scores):
+                den = d_scores.mean() - r0
+                row["p_norm"] = float((sc.mean() - r0) / den) if den != 0 else float("nan")
+                row["p_norm_ci"] = list(_boot_ratio_ci(sc, d_scores, r0, rng))
+                row["p_raw"] = float(sc.mean() / d_scores.mean()) if d_scores.mean() != 0 else float("nan")
+            if "success_rate" in rs[0]:
+                row["success_rate"] = float(np.mean([r["success_rate"] for r in rs]))
+            for k in ("density/all", "train_flops_ratio", "inference_flops_ratio", "env_steps_per_s",
+                      "train_steps_per_s", "wall_seconds"):
+                row[k] = float(np.mean([r[k] for r in rs if r.get(k) is not None] or [np.nan]))
+            results["tasks"][t]["arms"][a] = row
+            lines.append(
+                f"| {t} | {LABELS[a]} | {len(rs)} | {row['score']:.3f} ({lo:.3f}, {hi:.3f}) | "
+                + (f"{row['p_norm']:.3f} ({row['p_norm_ci'][0]:.3f}, {row['p_norm_ci'][1]:.3f})"
+                   if "p_norm" in row else "n/a")
+                + f" | {row.get('p_raw', float('nan')):.3f} | "
+                + (f"{row['success_rate']:.2f}" if "success_rate" in row else "-")
+                + f" | {row['density/all']:.3f} | {row['train_flops_ratio']:.3f} | "
+                  f"{row['inference_flops_ratio']:.3f} |")
+            # learning curves: mean over seeds with a 95% bootstrap band at each evaluation point
+            steps = np.array([e["t_env"] for e in rs[0]["evals"]])
+            n_pts = min(len(r["evals"]) for r in rs)
+            curves = np.array([[e["return"] for e in r["evals"][:n_pts]] for r in rs])
+            mean = curves.mean(0)
+            band = np.array([_boot_mean_ci(curves[:, i], rng, 1000) for i in range(n_pts)])
+            ax.plot(steps[:n_pts], mean, label=LABELS[a])
+            ax.fill_between(steps[:n_pts], band[:, 0], band[:, 1], alpha=0.2)
+        ax.axhline(r0, color="grey", ls=":", lw=1, label="random policy")
+        ax.set_xlabel("environment steps")
+        ax.set_ylabel("greedy evaluation return")
+        ax.set_title(f"{t}: QMIX arms at sparsity {args.sparsity:g} ({len(args.seeds)} seeds, 95% CI)")
+        ax.legend(fontsize=8)
+        fig.tight_layout()
+        fig.savefig(fig_dir / f"mast_cpu_{t}.png", dpi=120)
+        plt.close(fig)
+    checks = acceptance(results)
+    results["acceptance_E_M1"] = checks
+    md = "\n".join([f"E-M1, budget {results['budget_env_steps']} env steps per run, seeds {list(args.seeds)}",
+                    "", *lines, "", "Acceptance (spec §4 E-M1):",
+                    *[f"- {k}: {'PASS' if v['pass'] else 'FAIL'} ({v['value']})" for k, v in checks.items()]])
+    (out / "results.md").write_text(md + "\n")
+    write_json(out / "results.json", results)
+    print(md)
+    return 0
+
+
+def acceptance(results: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    def vals(arm: str, key: str) -> list[float]:
+        return [v["arms"][arm][key] for v in results["tasks"].values() if arm in v["arms"] and key in v["arms"][arm]]
+
+    checks: dict[str, dict[str, Any]] = {}
+    pm, pr = vals("mast", "p_norm"), vals("rigl", "p_norm")
+    if pm:
+        checks["P~(MAST) >= 0.90 on every task"] = {"value": [round(x, 3) for x in pm],
+                                                    "pass": all(x >= 0.90 for x in pm)}
+    if pm and pr:
+        checks["mean P~(MAST) >= mean P~(RigL-QMIX)"] = {"value": [round(float(np.mean(pm)), 3),
+                                                                   round(float(np.mean(pr)), 3)],
+                                                         "pass": float(np.mean(pm)) >= float(np.mean(pr))}
+    tr, inf = vals("mast", "train_flops_ratio"), vals("mast", "inference_flops_ratio")
+    if tr:
+        checks["train-FLOPs ratio <= 0.15"] = {"value": [round(x, 3) for x in tr], "pass": all(x <= 0.15 for x in tr)}
+        checks["inference-FLOPs ratio <= 0.12"] = {"value": [round(x, 3) for x in inf],
+                                                   "pass": all(x <= 0.12 for x in inf)}
+    return checks
+
+
+# ---------------------------------------------------------------------------------------------- speed
+def cmd_speed(args: Any) -> int:
+    import torch
+
+    from deeprl.mast.config import MastConfig
+    from deeprl.mast.dual_buffer import DualEpisodeReplay
+    from deeprl.mast.learner import QLearner
+    from deeprl.mast.runner import episode_fields, run_episode
+    from simulators.marl import make_marl_env
+
+    torch.set_num_threads(1)
+    rng = np.random.default_rng(args.seed)
+    rows = []
+    for task in args.speed_tasks:
+        env = make_marl_env(task)
+        info = env.env_info()
+        t0, steps, ep = time.perf_counter(), 0, 0
+        while steps < args.env_steps:
+            _, st = run_episode(env, None, args.seed * 10_000 + ep, rng, 1.0, record=False)
+            steps, ep = steps + st.length, ep + 1
+        env_sps = steps / (time.perf_counter() - t0)
+        row = {"task": task, "env_steps_per_s_random": env_sps}
+        if task in args.tasks:
+            for arm in ("dense", "mast"):
+                cfg = MastConfig.preset(arm, task=task, seed=args.seed, sparsity=args.sparsity)
+                learner = QLearner(cfg, info, 10_000)
+                buf = DualEpisodeReplay(200, 32, 0.5, int(info["episode_limit"]), episode_fields(info))
+                t0, steps = time.perf_counter(), 0
+                for e in range(40):
+                    epi, st = run_episode(env, learner, e, rng, 0.5)
+                    buf.add(epi)
+                    steps += st.length
+                row[f"collect_steps_per_s_{arm}"] = steps / (time.perf_counter() - t0)
+                learner.train_step(buf.sample(32, rng)[0])  # warm-up
+                t0 = time.perf_counter()
+                for _ in range(args.train_steps):
+                    learner.train_step(buf.sample(32, rng)[0])
+                row[f"train_steps_per_s_{arm}"] = args.train_steps / (time.perf_counter() - t0)
+        rows.append(row)
+        print(json.dumps({k: (round(v, 1) if isinstance(v, float) else v) for k, v in row.items()}))
+    if args.speed_out:
+        write_json(args.speed_out, {"rows": rows, "threads": 1, "command": " ".join(sys.argv)})
+    return 0
+
+
+def build_parser() -> CliParser:
+    p = CliParser(prog=PROG, description=__doc__.split("\n\n")[0])
+    p.add_argument("command", choices=("run", "report", "speed"))
+    p.add_argument("--tasks", type=csv_of(str), default=["lbf", "spread"])
+    p.add_argument("--arms", type=choice_list(ARMS), default=list(ARMS))
+    p.add_argument("--seeds", type=csv_of(nonneg_int), default=[0, 1, 2])
+    p.add_argument("--seed", type=nonneg_int, default=0, help="seed of the speed measurement")
+    p.add_argument("--steps", type=positive_int, default=500_000, help="env steps per run (E-M1: 5e5)")
+    p.add_argument("--sparsity", type=probability, default=0.9)
+    p.add_argument("--algorithm", choices=("qmix", "wqmix", "res"), default="qmix")
+    p.add_argument("--eval-interval", type=positive_int, default=10_000)
+    p.add_argument("--eval-episodes", type=positive_int, default=20)
+    p.add_argument("--workers", type=positive_int, default=2)
+    p.add_argument("--backend", choices=("local", "ray"), default="local")
+    p.add_argument("--ray-address", default=None)
+    p.add_argument("--out", default="runs/mast_cpu")
+    p.add_argument("--figures", default=str(ROOT / "figures"))
+    p.add_argument("--extra", type=lambda s: s.split(), default=[], help="extra flags for every run, quoted")
+    p.add_argument("--speed-tasks", type=csv_of(str), default=["lbf", "spread", "rware"])
+    p.add_argument("--env-steps", type=positive_int, default=5000)
+    p.add_argument("--train-steps", type=positive_int, default=20)
+    p.add_argument("--speed-out", default=None, help="write the speed rows as JSON here")
+    return p
+
+
+@cli_main(PROG)
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.command == "speed":
+        return cmd_speed(args)
+    if args.command == "report":
+        return cmd_report(args)
+    return cmd_run(args)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
