@@ -76,8 +76,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
 
     mdp = make_instance("random", seed=args.seed, S=args.S, A=args.A, d=args.d, H=args.H, homogeneous=True)
-    hyper = dict(reward=mdp.R, seed=args.seed, alpha=args.alpha, K=args.K, bonus_scale=args.bonus_scale,
-                 grid=args.grid)
+    hyper = dict(reward=mdp.R, seed=args.seed, alpha=args.alpha, K=args.K, bonus_scale=args.bonus_scale, grid=args.grid)
     for path in ("fast", "plain"):  # warm-up: compile / load the Numba caches
         warm = ICVaRL(mdp.phi, mdp.H, path=path, **hyper)
         play(warm, mdp, 3, args.seed)
@@ -98,21 +97,33 @@ def main(argv: list[str] | None = None) -> int:
     regret = np.cumsum(dp.regret(mdp, pols["fast"], alpha=args.alpha))
     ratio = results["fast"]["episodes_per_second"] / results["plain"]["episodes_per_second"]
 
-    print(f"ICVaR-L on random S={args.S} A={args.A} d={args.d} H={args.H} (homogeneous), alpha={args.alpha:g}, "
-          f"grid={args.grid}, bonus_scale={args.bonus_scale:g}, K={args.K}")
+    print(
+        f"ICVaR-L on random S={args.S} A={args.A} d={args.d} H={args.H} (homogeneous), alpha={args.alpha:g}, "
+        f"grid={args.grid}, bonus_scale={args.bonus_scale:g}, K={args.K}"
+    )
     print(f"{'path':6s} {'agent s':>9s} {'episodes/s':>11s} {'ms/ep first 10%':>16s} {'ms/ep last 10%':>15s}")
     for path, r in results.items():
-        print(f"{path:6s} {r['agent_seconds']:9.2f} {r['episodes_per_second']:11.1f} "
-              f"{r['ms_per_episode_first_10pct']:16.2f} {r['ms_per_episode_last_10pct']:15.2f}")
-    print(f"throughput ratio fast/plain = {ratio:.2f}x; identical policies on all {args.K} episodes: {same}; "
-          f"exact CVaR regret R_K = {regret[-1]:.2f}")
+        print(
+            f"{path:6s} {r['agent_seconds']:9.2f} {r['episodes_per_second']:11.1f} "
+            f"{r['ms_per_episode_first_10pct']:16.2f} {r['ms_per_episode_last_10pct']:15.2f}"
+        )
+    print(
+        f"throughput ratio fast/plain = {ratio:.2f}x; identical policies on all {args.K} episodes: {same}; "
+        f"exact CVaR regret R_K = {regret[-1]:.2f}"
+    )
 
     out = new_run_dir(args.out or "runs", "bench_icvar")
-    write_json(out / "results.json", {
-        "command": command_line(argv, "benchmarks/bench_icvar.py").replace("python -m ", "python "),
-        "config": vars(args), "paths": results, "ratio_fast_over_plain": ratio,
-        "identical_policies": same, "cum_regret_final": float(regret[-1]),
-    })
+    write_json(
+        out / "results.json",
+        {
+            "command": command_line(argv, "benchmarks/bench_icvar.py").replace("python -m ", "python "),
+            "config": vars(args),
+            "paths": results,
+            "ratio_fast_over_plain": ratio,
+            "identical_policies": same,
+            "cum_regret_final": float(regret[-1]),
+        },
+    )
     print(f"results: {out / 'results.json'}")
     return 0
 
