@@ -4,7 +4,9 @@ One backward-induction code path with a pluggable next-state operator 𝒯 over 
 
     Q_h(s,a) = r_h(s,a) + 𝒯[V_{h+1}](s,a),   V_{H+1} ≡ 0                                  (2), (3), (19), (20)
 
-- operator ``"mean"``: 𝒯 = E_{P_h(·|s,a)}, the risk-neutral Bellman equations (2)-(3);
+- operator ``"mean"``: 𝒯 = E_{P_h(·|s,a)}, the risk-neutral Bellman equations (2)-(3); when the model's
+  factors reproduce P to 1e-12 and d < S it is evaluated by the factored product (5),
+  [P_h V](s,a) = φ(s,a)ᵀ(μ_hᵀV), O(H·S·A·d) per pass instead of O(H·S²·A);
 - operator ``"cvar"``: 𝒯 = CVaR_α^{P_h(·|s,a)} (lower tail, eq. (17)), the iterated-CVaR Bellman
   equations (19)-(20). V_{h+1} is sorted **once per step h**; each (s, a) then costs one cumulative
   pass, so the DP costs O(H(S log S + S²A)) (spec §5.1, "DP cost").
@@ -28,6 +30,7 @@ from .risk import cvar_sorted_kernel
 
 OP_MEAN = 0
 OP_CVAR = 1
+OP_MEAN_FACTORED = 2  # the mean through the factored product (5), used when the factors are exact
 _OPERATORS = {"mean": OP_MEAN, "cvar": OP_CVAR}
 
 MODE_OPTIMAL = 0
@@ -48,12 +51,20 @@ class DPResult:
 
 # ---------------------------------------------------------------------------------------------- kernels
 @nb.njit(cache=True)
-def _next_state_op(P_hsa: np.ndarray, V_next: np.ndarray, order: np.ndarray, op: int, alpha: float) -> float:
-    """The pluggable operator 𝒯 at one (h, s, a): mean (eq. (2)) or CVaR_α by the sorted scan (eq. (17))."""
+def _next_state_op(
+    P_hsa: np.ndarray, phi_sa: np.ndarray, W: np.ndarray, V_next: np.ndarray, order: np.ndarray, op: int, alpha: float
+) -> float:
+    """The pluggable operator 𝒯 at one (h, s, a): mean (eq. (2)), the same mean by the factored product
+    (5) φ(s,a)ᵀ(μ_hᵀV) with W = μ_hᵀV precomputed per h, or CVaR_α by the sorted scan (eq. (17))."""
     if op == OP_MEAN:
         acc = 0.0
         for t in range(V_next.shape[0]):
             acc += P_hsa[t] * V_next[t]
+        return acc
+    if op == OP_MEAN_FACTORED:
+        acc = 0.0
+        for i in range(W.shape[0]):
+            acc += phi_sa[i] * W[i]
         return acc
     return cvar_sorted_kernel(V_next, P_hsa, order, alpha)
 
@@ -62,6 +73,8 @@ def _next_state_op(P_hsa: np.ndarray, V_next: np.ndarray, order: np.ndarray, op:
 def _backward(
     P: np.ndarray,
     R: np.ndarray,
+    phi: np.ndarray,
+    mu: np.ndarray,
     op: int,
     alpha: float,
     mode: int,
@@ -74,6 +87,7 @@ def _backward(
     mode 0: optimal (V = max_a Q, pi = argmax); mode 1: deterministic policy ``pi_det`` (H,S);
     mode 2: stochastic policy ``pi_prob`` (H,S,A), V = Σ_a π(a|s) Q(s,a). With mode 1 and
     ``full_q=False`` only the played actions' Q entries are computed (the regret fast path).
+    ``phi`` (S,A,d) and ``mu`` (H,S,d) are read only by the factored mean (op 2).
     """
     H, S, A, _ = P.shape
     Q = np.zeros((H, S, A))
@@ -84,17 +98,25 @@ def _backward(
         Vn = V[h + 1]
         if op == OP_CVAR:
             order = np.argsort(Vn, kind="quicksort")  # sorted once per h (spec §5.1)
+        if op == OP_MEAN_FACTORED:
+            d = mu.shape[2]
+            W = np.zeros(d)
+            for t in range(S):
+                for i in range(d):
+                    W[i] += mu[h, t, i] * Vn[t]
+        else:
+            W = np.zeros(1)
         for s in range(S):
             if mode == MODE_DETERMINISTIC and not full_q:
                 a = pi_det[h, s]
-                Q[h, s, a] = R[h, s, a] + _next_state_op(P[h, s, a], Vn, order, op, alpha)
+                Q[h, s, a] = R[h, s, a] + _next_state_op(P[h, s, a], phi[s, a], W, Vn, order, op, alpha)
                 V[h, s] = Q[h, s, a]
                 pi[h, s] = a
                 continue
             best = -np.inf
             best_a = 0
             for a in range(A):
-                q = R[h, s, a] + _next_state_op(P[h, s, a], Vn, order, op, alpha)
+                q = R[h, s, a] + _next_state_op(P[h, s, a], phi[s, a], W, Vn, order, op, alpha)
                 Q[h, s, a] = q
                 if q > best:
                     best = q
@@ -114,7 +136,15 @@ def _backward(
 
 @nb.njit(cache=True)
 def _regret_kernel(
-    P: np.ndarray, R: np.ndarray, op: int, alpha: float, init: np.ndarray, policies: np.ndarray, v_star: float
+    P: np.ndarray,
+    R: np.ndarray,
+    phi: np.ndarray,
+    mu: np.ndarray,
+    op: int,
+    alpha: float,
+    init: np.ndarray,
+    policies: np.ndarray,
+    v_star: float,
 ) -> np.ndarray:
     """Exact per-episode regret (4): ρ₀ᵀ(V*_1 − V^{π_k}_1) for each deterministic π_k in (K,H,S)."""
     K = policies.shape[0]
@@ -122,7 +152,7 @@ def _regret_kernel(
     dummy = np.zeros((1, 1, 1))
     out = np.empty(K)
     for k in range(K):
-        _, V, _ = _backward(P, R, op, alpha, MODE_DETERMINISTIC, policies[k], dummy, False)
+        _, V, _ = _backward(P, R, phi, mu, op, alpha, MODE_DETERMINISTIC, policies[k], dummy, False)
         acc = 0.0
         for s in range(S):
             acc += init[s] * V[0, s]
@@ -153,6 +183,13 @@ def _resolve_operator(alpha: Any, operator: str | None) -> tuple[float, int, str
     return a, _OPERATORS[operator], operator
 
 
+def _model_args(mdp: LinearMDP, op: int) -> tuple[np.ndarray, np.ndarray, int]:
+    """Switch the mean to the factored product (5) when the factors reproduce P to 1e-12 and d < S."""
+    if op == OP_MEAN and mdp.d < mdp.S and mdp.factors_exact:
+        return mdp.phi, mdp.mu, OP_MEAN_FACTORED
+    return mdp.phi, np.zeros((1, 1, 1)), op
+
+
 def check_policy(mdp: LinearMDP, pi: Any, name: str = "pi") -> tuple[int, np.ndarray]:
     """Validate a policy array: (H,S) int actions, or (H,S,A) probabilities. Returns (mode, array)."""
     arr = np.asarray(pi)
@@ -181,7 +218,10 @@ def optimal(mdp: LinearMDP, alpha: float = 1.0, operator: str | None = None) -> 
     """V*, Q*, π* by backward induction: eq. (3) at α = 1, iterated CVaR (20) at α < 1."""
     mdp = _check_mdp(mdp)
     a, op, name = _resolve_operator(alpha, operator)
-    Q, V, pi = _backward(mdp.P, mdp.R, op, a, MODE_OPTIMAL, np.zeros((1, 1), np.int64), np.zeros((1, 1, 1)), True)
+    phi, mu, op = _model_args(mdp, op)
+    Q, V, pi = _backward(
+        mdp.P, mdp.R, phi, mu, op, a, MODE_OPTIMAL, np.zeros((1, 1), np.int64), np.zeros((1, 1, 1)), True
+    )
     return DPResult(Q=Q, V=V, pi=pi, alpha=a, operator=name)
 
 
@@ -193,10 +233,11 @@ def evaluate(mdp: LinearMDP, pi: Any, alpha: float = 1.0, operator: str | None =
     mdp = _check_mdp(mdp)
     a, op, name = _resolve_operator(alpha, operator)
     mode, arr = check_policy(mdp, pi)
+    phi, mu, op = _model_args(mdp, op)
     if mode == MODE_DETERMINISTIC:
-        Q, V, g = _backward(mdp.P, mdp.R, op, a, mode, arr, np.zeros((1, 1, 1)), True)
+        Q, V, g = _backward(mdp.P, mdp.R, phi, mu, op, a, mode, arr, np.zeros((1, 1, 1)), True)
     else:
-        Q, V, g = _backward(mdp.P, mdp.R, op, a, mode, np.zeros((1, 1), np.int64), arr, True)
+        Q, V, g = _backward(mdp.P, mdp.R, phi, mu, op, a, mode, np.zeros((1, 1), np.int64), arr, True)
     return DPResult(Q=Q, V=V, pi=g, alpha=a, operator=name)
 
 
@@ -243,7 +284,8 @@ def regret(mdp: LinearMDP, policies: Any, alpha: float = 1.0, operator: str | No
         pol = arr.astype(np.int64)
         if np.any(pol < 0) or np.any(pol >= mdp.A):
             raise ValueError(f"policies actions must lie in [0, {mdp.A}), got range [{pol.min()}, {pol.max()}]")
-        return _regret_kernel(mdp.P, mdp.R, op, a, mdp.init, np.ascontiguousarray(pol), v_star)
+        phi, mu, op = _model_args(mdp, op)
+        return _regret_kernel(mdp.P, mdp.R, phi, mu, op, a, mdp.init, np.ascontiguousarray(pol), v_star)
     out = np.empty(arr.shape[0])
     for k in range(arr.shape[0]):
         out[k] = v_star - initial_value(mdp, policy_value(mdp, arr[k], a, name))

@@ -62,8 +62,7 @@ def _check_distribution_rows(arr: np.ndarray, field: str) -> None:
     if np.any(err > ROW_SUM_TOL):
         idx = tuple(int(i) for i in np.argwhere(err > ROW_SUM_TOL)[0])
         raise ValueError(
-            f"{field} rows must sum to 1 within {ROW_SUM_TOL:g}; the row at index {idx} sums to "
-            f"{float(sums[idx]):.12g}"
+            f"{field} rows must sum to 1 within {ROW_SUM_TOL:g}; the row at index {idx} sums to {float(sums[idx]):.12g}"
         )
 
 
@@ -116,9 +115,7 @@ class LinearMDP:
         S, A, d = phi.shape
         H = P.shape[0]
         if P.shape != (H, S, A, S):
-            raise ValueError(
-                f"P must have shape (H, S, A, S) = (H, {S}, {A}, {S}) to match phi, got {P.shape}"
-            )
+            raise ValueError(f"P must have shape (H, S, A, S) = (H, {S}, {A}, {S}) to match phi, got {P.shape}")
         if R.shape != (H, S, A):
             raise ValueError(f"R must have shape (H, S, A) = ({H}, {S}, {A}), got {R.shape}")
         norms = np.linalg.norm(phi, axis=-1)
@@ -157,9 +154,7 @@ class LinearMDP:
             R_lin = np.einsum("sad,hd->hsa", phi, theta)
             err = float(np.max(np.abs(R_lin - R)))
             if err > VALUE_TOL:
-                raise ValueError(
-                    f"theta is inconsistent with R: max |phi @ theta[h] - R_h| = {err:.3g} > 1e-9"
-                )
+                raise ValueError(f"theta is inconsistent with R: max |phi @ theta[h] - R_h| = {err:.3g} > 1e-9")
         if not isinstance(name, str) or not name:
             raise ValueError(f"name must be a non-empty string, got {name!r}")
         params = dict(params or {})
@@ -178,6 +173,7 @@ class LinearMDP:
         self.params = params
         self.bernoulli_rewards = bool(bernoulli_rewards)
         self._P_cum: np.ndarray | None = None
+        self._factors_exact: bool | None = None
 
     # ------------------------------------------------------------------ construction
     @classmethod
@@ -203,16 +199,12 @@ class LinearMDP:
         if mu.shape[2] != phi.shape[2]:
             raise ValueError(f"mu must have d = {phi.shape[2]} columns like phi, got shape {mu.shape}")
         if theta.shape != (mu.shape[0], phi.shape[2]):
-            raise ValueError(
-                f"theta must have shape (H, d) = ({mu.shape[0]}, {phi.shape[2]}), got {theta.shape}"
-            )
+            raise ValueError(f"theta must have shape (H, d) = ({mu.shape[0]}, {phi.shape[2]}), got {theta.shape}")
         P = clean_kernel(np.einsum("sad,htd->hsat", phi, mu))
         R = np.einsum("sad,hd->hsa", phi, theta)
         R = np.where((R < 0.0) & (R >= -VALUE_TOL), 0.0, R)
         R = np.where((R > 1.0) & (R <= 1.0 + VALUE_TOL), 1.0, R)
-        return cls(
-            phi, P, R, init, name=name, params=params, mu=mu, theta=theta, bernoulli_rewards=bernoulli_rewards
-        )
+        return cls(phi, P, R, init, name=name, params=params, mu=mu, theta=theta, bernoulli_rewards=bernoulli_rewards)
 
     # ------------------------------------------------------------------ shapes
     @property
@@ -241,6 +233,21 @@ class LinearMDP:
         return self.mu is not None
 
     @property
+    def factors_exact(self) -> bool:
+        """True when the factors are known and phi @ mu[h].T equals P to 1e-12 (and phi @ theta[h] equals R),
+        so that [P_h V](s,a) = φ(s,a)ᵀ(μ_hᵀV) (spec eq. (5)) can replace the S-sum in the DP."""
+        if self._factors_exact is None:
+            if self.mu is None:
+                self._factors_exact = False
+            else:
+                P_lin = np.einsum("sad,htd->hsat", self.phi, self.mu)
+                R_lin = np.einsum("sad,hd->hsa", self.phi, self.theta)
+                self._factors_exact = bool(
+                    np.max(np.abs(P_lin - self.P)) <= 1e-12 and np.max(np.abs(R_lin - self.R)) <= 1e-12
+                )
+        return self._factors_exact
+
+    @property
     def P_cum(self) -> np.ndarray:  # noqa: N802
         """Cumulative sums of P over s' (H, S, A, S), last entry forced to 1: for inverse-CDF sampling."""
         if self._P_cum is None:
@@ -263,10 +270,7 @@ class LinearMDP:
         return worst
 
     def __repr__(self) -> str:
-        return (
-            f"LinearMDP(name={self.name!r}, S={self.S}, A={self.A}, d={self.d}, H={self.H}, "
-            f"params={self.params!r})"
-        )
+        return f"LinearMDP(name={self.name!r}, S={self.S}, A={self.A}, d={self.d}, H={self.H}, params={self.params!r})"
 
     # ------------------------------------------------------------------ io
     def save(self, path: str | os.PathLike[str], *, overwrite: bool = False) -> Path:

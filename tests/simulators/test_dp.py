@@ -58,8 +58,10 @@ def test_optimal_value_equals_brute_force_over_deterministic_policies(name, para
 def test_cvar_operator_at_alpha_one_reproduces_the_risk_neutral_dp(name):
     params = dict(S=12, A=3, d=4, H=5) if name in ("random", "low-variance", "misspecified") else {}
     mdp = make_instance(name, seed=3, **params)
-    neutral = dp.optimal(mdp, 1.0)
-    forced = dp.optimal(mdp, 1.0, operator="cvar")
+    neutral = dp.optimal(mdp, 1.0)  # factored product (5) where the factors are exact and d < S
+    forced = dp.optimal(mdp, 1.0, operator="cvar")  # always the S-sum over P
+    if name in ("random", "low-variance", "hard"):
+        assert mdp.factors_exact and mdp.d < mdp.S
     assert neutral.operator == "mean" and forced.operator == "cvar"
     np.testing.assert_allclose(forced.Q, neutral.Q, atol=1e-12, rtol=0)
     np.testing.assert_allclose(forced.V, neutral.V, atol=1e-12, rtol=0)
