@@ -130,10 +130,15 @@ def main(argv: list[str] | None = None) -> int:
         sums["batch"][1] += e
         sums["batch"][2] += args.batch
         rows["batch"].append((time.perf_counter() - t0) / args.batch)
-    names = {"py": "per-packet pure-Python loop", "env": "SchedulingEnv (gym API, 1 episode)",
-             "batch": f"SchedulingBatch ({args.batch} episodes)"}
-    print(f"scheduling system, {args.users} users, H = {inst.horizon}, energy {energy} per packet; "
-          f"best of {args.repeats} repeats")
+    names = {
+        "py": "per-packet pure-Python loop",
+        "env": "SchedulingEnv (gym API, 1 episode)",
+        "batch": f"SchedulingBatch ({args.batch} episodes)",
+    }
+    print(
+        f"scheduling system, {args.users} users, H = {inst.horizon}, energy {energy} per packet; "
+        f"best of {args.repeats} repeats"
+    )
     print(f"{'implementation':<38}{'ms / episode':>13}{'speed-up':>10}{'reward / ep':>13}{'energy / ep':>13}")
     best_py = min(rows["py"])
     for k, name in names.items():
@@ -141,8 +146,10 @@ def main(argv: list[str] | None = None) -> int:
         r, e, cnt = sums[k]
         print(f"{name:<38}{best * 1e3:>13.3f}{best_py / best:>9.1f}x{r / cnt:>13.1f}{e / cnt:>13.1f}")
     ratio_env, ratio_batch = best_py / min(rows["env"]), best_py / min(rows["batch"])
-    print(f"goal >= 20x: single-episode gym API {ratio_env:.1f}x ({'met' if ratio_env >= 20 else 'NOT met'}), "
-          f"lock-step batch {ratio_batch:.1f}x ({'met' if ratio_batch >= 20 else 'NOT met'})")
+    print(
+        f"goal >= 20x: single-episode gym API {ratio_env:.1f}x ({'met' if ratio_env >= 20 else 'NOT met'}), "
+        f"lock-step batch {ratio_batch:.1f}x ({'met' if ratio_batch >= 20 else 'NOT met'})"
+    )
     return 0
 
 

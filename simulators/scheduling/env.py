@@ -362,6 +362,13 @@ class SchedulingEnv(gym.Env):
                              f"({self.buffer_size},), got {e.shape}")
         return (2.0 * e / self.instance.e_max - 1.0).astype(np.float32)
 
+    def from_padded(self, values: np.ndarray) -> np.ndarray:
+        """Flatten a padded per-user array (N, tau_max + 1) to the global-buffer layout (B,) (drops padding)."""
+        v = np.asarray(values)
+        if v.shape != (self.n_users, self.n_counters):
+            raise ValueError(f"values must have shape ({self.n_users}, {self.n_counters}), got {v.shape}")
+        return v.ravel()[self._flat_index]
+
     def action_to_energies(self, action: np.ndarray) -> np.ndarray:
         """Padded (N, tau_max + 1) per-packet energies e = e_max (a + 1)/2 of a flat action (0 where padded)."""
         a = np.clip(np.asarray(action, dtype=float).reshape(-1), -1.0, 1.0)

@@ -107,5 +107,4 @@ def tune_dpp(inst: SchedulingInstance, Vs: tuple[float, ...] = (1, 10, 100, 1000
             best, best_tp = pol, r.throughput
     if best is None:
         raise RuntimeError(f"no V in {Vs} met the budget within {slack}x")
-    best.reset_queue()
-    return best, results
+    return best, results  # the virtual queue Z is kept from the tuning run (steady state)

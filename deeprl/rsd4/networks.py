@@ -1,0 +1,115 @@
+"""RSD4 networks: the two-branch recurrent actor and critic of RSD4 spec eqs. (10)-(11), and the
+feed-forward versions used by the SD3/TD3 ablations (spec §2.9).
+
+All networks take whole sequences, shape (B, T, .), with an explicit LSTM state so that acting can
+carry one state per network (spec §2.4, "our change to acting"). The critic's recurrent branch sees
+only (o_t, a_{t-1}); :meth:`RecurrentCritic.memory` computes it once and :meth:`RecurrentCritic.head`
+scores any number of candidate actions against it (the shared-branch evaluation of spec §2.2).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+State = tuple[torch.Tensor, torch.Tensor] | None
+
+
+def _init(module: nn.Module) -> None:
+    """Xavier-uniform weights and zero biases (spec §2.2)."""
+    for name, p in module.named_parameters():
+        if p.dim() >= 2:
+            nn.init.xavier_uniform_(p)
+        elif "bias" in name:
+            nn.init.zeros_(p)
+
+
+class RecurrentActor(nn.Module):
+    """Eq. (10): h = ReLU(W1 o); z = ReLU(W2 [o, a_prev]); (m, s) = LSTM(z, s); a = a_max tanh(W4 ReLU(W3 [h, m]))."""
+
+    def __init__(self, obs_dim: int, act_dim: int, hidden: int = 32, a_max: float = 1.0) -> None:
+        super().__init__()
+        self.a_max = a_max
+        self.w1 = nn.Linear(obs_dim, hidden)
+        self.w2 = nn.Linear(obs_dim + act_dim, hidden)
+        self.lstm = nn.LSTM(hidden, hidden, batch_first=True)
+        self.w3 = nn.Linear(2 * hidden, hidden)
+        self.w4 = nn.Linear(hidden, act_dim)
+        _init(self)
+
+    def forward(self, obs: torch.Tensor, prev_act: torch.Tensor, state: State = None
+                ) -> tuple[torch.Tensor, State]:
+        h = torch.relu(self.w1(obs))
+        z = torch.relu(self.w2(torch.cat([obs, prev_act], -1)))
+        m, state = self.lstm(z, state)
+        return self.a_max * torch.tanh(self.w4(torch.relu(self.w3(torch.cat([h, m], -1))))), state
+
+
+class RecurrentCritic(nn.Module):
+    """Eq. (11): h = ReLU(W1 [o, a]); m from the LSTM branch on [o, a_prev]; Q = W4 ReLU(W3 [h, m])."""
+
+    def __init__(self, obs_dim: int, act_dim: int, hidden: int = 32) -> None:
+        super().__init__()
+        self.w1 = nn.Linear(obs_dim + act_dim, hidden)
+        self.w2 = nn.Linear(obs_dim + act_dim, hidden)
+        self.lstm = nn.LSTM(hidden, hidden, batch_first=True)
+        self.w3 = nn.Linear(2 * hidden, hidden)
+        self.w4 = nn.Linear(hidden, 1)
+        _init(self)
+
+    def memory(self, obs: torch.Tensor, prev_act: torch.Tensor, state: State = None
+               ) -> tuple[torch.Tensor, State]:
+        """The recurrent branch m_t (depends on (o_t, a_{t-1}) only, not on the scored action)."""
+        z = torch.relu(self.w2(torch.cat([obs, prev_act], -1)))
+        return self.lstm(z, state)
+
+    def head(self, obs: torch.Tensor, act: torch.Tensor, m: torch.Tensor) -> torch.Tensor:
+        """Q from a precomputed memory; ``act`` may carry an extra sample axis (..., K, act_dim)."""
+        if act.dim() == obs.dim() + 1:
+            obs = obs.unsqueeze(-2).expand(*act.shape[:-1], obs.shape[-1])
+            m = m.unsqueeze(-2).expand(*act.shape[:-1], m.shape[-1])
+        h = torch.relu(self.w1(torch.cat([obs, act], -1)))
+        return self.w4(torch.relu(self.w3(torch.cat([h, m], -1)))).squeeze(-1)
+
+    def forward(self, obs: torch.Tensor, act: torch.Tensor, prev_act: torch.Tensor, state: State = None
+                ) -> tuple[torch.Tensor, State]:
+        m, state = self.memory(obs, prev_act, state)
+        return self.head(obs, act, m), state
+
+
+class MLPActor(nn.Module):
+    """Feed-forward actor (SD3/TD3 ablations): a = a_max tanh(W3 ReLU(W2 ReLU(W1 o)))."""
+
+    def __init__(self, obs_dim: int, act_dim: int, hidden: int = 32, a_max: float = 1.0) -> None:
+        super().__init__()
+        self.a_max = a_max
+        self.net = nn.Sequential(nn.Linear(obs_dim, hidden), nn.ReLU(), nn.Linear(hidden, hidden), nn.ReLU(),
+                                 nn.Linear(hidden, act_dim))
+        _init(self)
+
+    def forward(self, obs: torch.Tensor, prev_act: torch.Tensor, state: State = None
+                ) -> tuple[torch.Tensor, State]:
+        return self.a_max * torch.tanh(self.net(obs)), None
+
+
+class MLPCritic(nn.Module):
+    """Feed-forward critic Q(o, a) with the same interface as :class:`RecurrentCritic` (memory = nothing)."""
+
+    def __init__(self, obs_dim: int, act_dim: int, hidden: int = 32) -> None:
+        super().__init__()
+        self.net = nn.Sequential(nn.Linear(obs_dim + act_dim, hidden), nn.ReLU(), nn.Linear(hidden, hidden),
+                                 nn.ReLU(), nn.Linear(hidden, 1))
+        _init(self)
+
+    def memory(self, obs: torch.Tensor, prev_act: torch.Tensor, state: State = None
+               ) -> tuple[torch.Tensor, State]:
+        return obs.new_zeros(*obs.shape[:-1], 0), None
+
+    def head(self, obs: torch.Tensor, act: torch.Tensor, m: torch.Tensor) -> torch.Tensor:
+        if act.dim() == obs.dim() + 1:
+            obs = obs.unsqueeze(-2).expand(*act.shape[:-1], obs.shape[-1])
+        return self.net(torch.cat([obs, act], -1)).squeeze(-1)
+
+    def forward(self, obs: torch.Tensor, act: torch.Tensor, prev_act: torch.Tensor, state: State = None
+                ) -> tuple[torch.Tensor, State]:
+        return self.head(obs, act, None), None

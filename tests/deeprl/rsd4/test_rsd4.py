@@ -1,0 +1,130 @@
+"""RSD4 (spec §2): softmax operator limits, shared-branch critic trick, dual projection, training
+reduces the critic loss, checkpoint/resume continues the same run, CLI errors."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from deeprl.rsd4 import DualAscent, RSD4Agent, RSD4Config, softmax_value
+from deeprl.rsd4.cli import main as cli_main_fn
+from deeprl.rsd4.networks import RecurrentCritic
+from deeprl.rsd4.train import Trainer, resume, train
+
+pytestmark = pytest.mark.torch
+
+
+def small_cfg(**kw) -> RSD4Config:
+    base = dict(n_users=2, horizon=20, episodes=6, batch_size=4, random_steps=40, hidden=8, n_samples=5,
+                eval_every=3, eval_episodes=2, checkpoint_every=100, preset="bench")
+    base.update(kw)
+    return RSD4Config(**base)
+
+
+def test_softmax_operator_limits():
+    torch.manual_seed(0)
+    q = torch.randn(7, 50)
+    assert torch.allclose(softmax_value(q, 0.0), q.mean(-1), atol=1e-6)  # beta -> 0: the mean
+    assert torch.allclose(softmax_value(q, 1e6), q.max(-1).values, atol=1e-5)  # beta -> inf: the max
+    mid = softmax_value(q, 1.0)
+    assert torch.all(mid >= q.mean(-1) - 1e-6) and torch.all(mid <= q.max(-1).values + 1e-6)
+    big = softmax_value(q * 1e4, 10.0)  # log-space: no overflow
+    assert torch.isfinite(big).all()
+
+
+def test_shared_branch_equals_naive_repetition():
+    torch.manual_seed(1)
+    critic = RecurrentCritic(6, 3, 16)
+    obs, prev = torch.randn(4, 9, 6), torch.rand(4, 9, 3) * 2 - 1
+    acts = torch.rand(4, 9, 11, 3) * 2 - 1
+    m, _ = critic.memory(obs, prev)
+    shared = critic.head(obs, acts, m)
+    naive = torch.stack([critic(obs, acts[:, :, k], prev)[0] for k in range(11)], -1)
+    assert (shared - naive).abs().max() <= 1e-6
+
+
+def test_dual_projection_and_direction():
+    d = DualAscent(budget=4.0, lam_max=0.3, lam0=1.0, lr_frac=0.5, every=1)
+    assert d.lam == 0.3  # lambda_0 projected onto [0, lambda_max]
+    d.observe(8.0, active=True)  # over budget: lambda up, clipped at lambda_max
+    assert d.lam == 0.3
+    for _ in range(10):
+        d.observe(0.0, active=True)  # under budget: lambda down, never below 0
+    assert d.lam == 0.0
+    d2 = DualAscent(budget=4.0, lam_max=1.0, lam0=0.5, lr_frac=0.1, every=2, window=2)
+    assert not d2.observe(5.0, active=True) and d2.lam == 0.5
+    assert d2.observe(7.0, active=True)
+    assert d2.lam == pytest.approx(0.5 + 0.1 * (6.0 - 4.0) / 4.0)  # eq. (17) with the window mean
+    assert not d2.observe(100.0, active=False) and d2.lam == pytest.approx(0.55)  # frozen / inactive
+    fixed = DualAscent(budget=4.0, lam_max=0.3, lam0=1.0, mode="fixed")
+    fixed.observe(100.0, active=True)
+    assert fixed.lam == 1.0
+
+
+@pytest.mark.parametrize("variant", ["rsd4", "td3"])
+def test_training_iterations_reduce_critic_loss(tmp_path, variant):
+    # targets frozen (no policy step within the test), so the critic regresses a fixed target
+    cfg = small_cfg(variant=variant, weight_decay=0.0, lr=1e-2, hidden=16, policy_delay=1000)
+    tr = Trainer(cfg, tmp_path)
+    for ep in range(4):
+        data = tr.run_episode(ep, explore=True, lam=0.1)
+        for i in range(cfg.n_users):
+            tr.replay.add({k: data[k][i] for k in ("obs", "act", "prev_act", "S", "E")}
+                          | {"beta": np.full(cfg.horizon, tr.inst.beta[i], np.float32)})
+    torch.manual_seed(0)
+    batch = tr.sample_batch()
+    losses = [tr.agent.update([batch, batch])["critic_loss_1"] for _ in range(30)]
+    assert np.mean(losses[-5:]) < 0.75 * np.mean(losses[:5])
+    assert all(np.isfinite(losses))
+
+
+def test_checkpoint_resume_continues_the_same_run(tmp_path):
+    cfg = small_cfg(episodes=6)
+    full = train(cfg, tmp_path / "a", progress=False)
+    assert train(cfg, tmp_path / "b", stop_after=3, progress=False) is None
+    resumed = resume(tmp_path / "b", progress=False)
+    for k in ("throughput", "energy_per_slot", "lambda"):
+        assert resumed[k] == full[k], k
+    a = (tmp_path / "a" / "metrics.csv").read_text()
+    b = (tmp_path / "b" / "metrics.csv").read_text()
+    assert a == b
+    for key in ("throughput", "energy_per_slot", "budget", "constraint_satisfied", "v_full"):
+        assert key in full
+
+
+def test_rsd4_agent_acts_with_one_state_per_network():
+    cfg = small_cfg()
+    agent = RSD4Agent(10, 4, cfg)
+    state = agent.initial_state()
+    obs = np.random.default_rng(0).normal(size=(3, 10)).astype(np.float32)
+    a, state = agent.act(obs, -np.ones((3, 4), np.float32), state)
+    assert a.shape == (3, 4) and np.all(np.abs(a) <= 1)
+    assert len(state["actors"]) == 2 and len(state["critics"]) == 2
+    assert state["actors"][0][0].shape == (1, 3, cfg.hidden)
+
+
+def test_cli_errors_are_one_line_exit_2(capsys):
+    with pytest.raises(SystemExit) as exc:
+        cli_main_fn(["--variant", "nope"])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--variant" in err[0]
+    with pytest.raises(SystemExit) as exc:
+        cli_main_fn(["--obs-noise", "0.2"])
+    assert exc.value.code == 2 and "obs-noise" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exc:
+        cli_main_fn(["--resume", "/nonexistent/run"])
+    assert exc.value.code == 2
+
+
+def test_cli_end_to_end(tmp_path, capsys):
+    out = tmp_path / "run"
+    rc = cli_main_fn(["--episodes", "3", "--n-users", "2", "--horizon", "10", "--batch-size", "2",
+                      "--random-steps", "10", "--hidden", "8", "--n-samples", "4", "--eval-every", "3",
+                      "--out", str(out), "--no-progress", "--seed", "1"])
+    assert rc == 0
+    assert (out / "summary.json").exists() and (out / "metrics.csv").exists() and (out / "config.json").exists()
+    with pytest.raises(SystemExit) as exc:  # never overwrite a run
+        cli_main_fn(["--episodes", "3", "--out", str(out), "--no-progress"])
+    assert exc.value.code == 2
