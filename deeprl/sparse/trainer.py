@@ -107,6 +107,8 @@ class SparseTrainer:
         self.history: list[dict[str, Any]] = []
         self.last_update: dict[str, dict[str, Any]] = {}
         self._dense_grad: dict[tuple[str, str], torch.Tensor] = {}
+        self._nnz_cache: dict[str, dict[str, int]] = {}  # masks change only in _topology_update / load
+        self._fwd_cache: dict[str, tuple[int, int]] = {}
         self._targets: list[_Target] = []
         self._check_optimizer_covers()
 
@@ -136,7 +138,21 @@ class SparseTrainer:
                 raise ValueError(f"optimizer does not train the sparse weights {missing} of group {g.name!r}")
 
     def _nnz_fn(self, group: str):
-        return lambda: {k: int(m.sum()) for k, m in self.masks[group].items()}
+        def nnz() -> dict[str, int]:
+            if group not in self._nnz_cache:
+                self._nnz_cache[group] = {k: int(m.sum()) for k, m in self.masks[group].items()}
+            return dict(self._nnz_cache[group])
+
+        return nnz
+
+    def _forward_flops(self, group: str) -> tuple[int, int]:
+        if group not in self._fwd_cache:
+            self._fwd_cache[group] = (self.flops.forward(group, True), self.flops.forward(group, False))
+        return self._fwd_cache[group]
+
+    def _invalidate(self) -> None:
+        self._nnz_cache.clear()
+        self._fwd_cache.clear()
 
     def _make_hook(self, group: str, name: str, param: nn.Parameter):
         key = (group, name)
@@ -209,13 +225,14 @@ class SparseTrainer:
         self._dense_grad.clear()
         n = self.samples_per_step if samples is None else int(samples)
         for g in self.groups:
-            fs, fd = self.flops.forward(g, True), self.flops.forward(g, False)
+            fs, fd = self._forward_flops(g)
             cost = (2 * fs + fd) if (due and self.updater.needs_dense_grad) else 3 * fs
             self.flops.add(f"train/{g}", n * cost, n * 3 * fd)
         return stepped
 
     @torch.no_grad()
     def _topology_update(self, t: int) -> None:
+        self._invalidate()
         zeta = float(self.drop_fraction(t))
         for gname, g in self.groups.items():
             s_t = g.target(t)
@@ -247,6 +264,7 @@ class SparseTrainer:
                 pruned += int(dropped.sum())
                 grown_total += int(grown.sum())
                 active += int(m.sum())
+            self._invalidate()
             stats = {"t": t, "group": gname, "zeta": zeta, "target_sparsity": float(s_t),
                      "n_pruned": pruned, "n_grown": grown_total, "nnz": active,
                      "churn": (pruned + grown_total) / max(1, 2 * (active - grown_total + pruned))}
@@ -399,6 +417,7 @@ class SparseTrainer:
             for k, m in ms.items():
                 if tuple(saved[k].shape) != tuple(m.shape):
                     raise ValueError(f"{g}/{k}: checkpoint mask shape {tuple(saved[k].shape)} != {tuple(m.shape)}")
+        self._invalidate()
         for g, ms in self.masks.items():
             for k, m in ms.items():
                 m.copy_(state["masks"][g][k].to(device=m.device, dtype=torch.bool))
