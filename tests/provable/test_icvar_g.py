@@ -105,3 +105,17 @@ def test_agent_bad_input() -> None:
         ICVaRG(mdp.phi, mdp.H, models=good)
     with pytest.raises(ValueError, match="models is required"):
         ICVaRG(mdp.phi, mdp.H, reward=mdp.R)
+
+
+def test_runs_in_the_harness_with_a_model_class() -> None:
+    """The registry entry and the harness's run_one take the class through the ``models`` hyper-parameter."""
+    from provable.agents import ALGORITHMS, build_agent
+    from provable.harness.run import RunConfig, run_one
+
+    mdp = make_instance("safe-risky", seed=0, H=3)
+    models = perturbation_class(mdp.P, M=4, rho=0.2, seed=0)
+    agent = build_agent(ALGORITHMS["icvar-g"], mdp, 0, models=models, alpha=0.5, K=10)
+    assert isinstance(agent, ICVaRG) and agent.M == 4
+    out = run_one(RunConfig(algo="icvar-g", seed=0, instance="safe-risky", K=20, params=dict(H=3),
+                            alphas=(0.5,), agent_alpha=0.5, hyper={"models": models}))
+    assert out["cum_regret"][0.5].shape == (20,) and np.all(out["regret"][0.5] >= -1e-12)
