@@ -279,7 +279,7 @@ def report(
             steps = curves[0][0]
             ys = np.stack([c[1][: len(steps)] for c in curves])
             lo_hi = np.array([bootstrap_ci(ys[:, i], rng, 2000) for i in range(ys.shape[1])])
-            ax.plot(steps, ys.mean(0), label=m)
+            ax.plot(steps, ys.mean(0), marker="o" if len(steps) < 20 else None, label=m)
             if len(seeds) > 1:
                 ax.fill_between(steps, lo_hi[:, 0], lo_hi[:, 1], alpha=0.25)
             env_res["methods"][m] = {
@@ -308,7 +308,7 @@ def report(
                 f"{e['steps_per_second']:.0f} |"
             )
         results["envs"][env] = env_res
-        ax.set_title(f"{env} (TD3, {budget['total']:.0e} steps, {len(seeds)} seeds)")
+        ax.set_title(f"{env} (TD3, {budget['total']:,} steps, {len(seeds)} seeds, 95% CI)")
         ax.set_xlabel("environment steps")
         ax.set_ylabel("evaluation return")
         ax.legend()

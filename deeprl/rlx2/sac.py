@@ -43,9 +43,9 @@ class SACAgent:
             p.requires_grad_(False)
         self.log_alpha = torch.tensor(math.log(cfg.init_alpha), device=device, requires_grad=True)
         self.target_entropy = -float(act_dim)
-        self.actor_opt = torch.optim.Adam(self.actor.parameters(), lr=cfg.lr)
-        self.critic_opt = torch.optim.Adam(self.critic.parameters(), lr=cfg.lr)
-        self.alpha_opt = torch.optim.Adam([self.log_alpha], lr=cfg.lr)
+        self.actor_opt = torch.optim.Adam(self.actor.parameters(), lr=cfg.lr, foreach=True)
+        self.critic_opt = torch.optim.Adam(self.critic.parameters(), lr=cfg.lr, foreach=True)
+        self.alpha_opt = torch.optim.Adam([self.log_alpha], lr=cfg.lr, foreach=True)
         iters = max(1, cfg.total_steps - cfg.warmup)
         self.actor_trainer = make_group_trainer("actor", self.actor, self.actor_opt, cfg.actor_sparsity, cfg,
                                                 group_steps=iters, targets=[])

@@ -44,8 +44,8 @@ class TD3Agent:
         self.critic_target = copy.deepcopy(self.critic)
         for p in (*self.actor_target.parameters(), *self.critic_target.parameters()):
             p.requires_grad_(False)
-        self.actor_opt = torch.optim.Adam(self.actor.parameters(), lr=cfg.lr)
-        self.critic_opt = torch.optim.Adam(self.critic.parameters(), lr=cfg.lr)
+        self.actor_opt = torch.optim.Adam(self.actor.parameters(), lr=cfg.lr, foreach=True)
+        self.critic_opt = torch.optim.Adam(self.critic.parameters(), lr=cfg.lr, foreach=True)
         iters = cfg.total_steps - cfg.warmup
         self.actor_trainer = make_group_trainer("actor", self.actor, self.actor_opt, cfg.actor_sparsity, cfg,
                                                 group_steps=max(1, iters // cfg.policy_delay),

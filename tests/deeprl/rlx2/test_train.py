@@ -10,7 +10,7 @@ from deeprl.rlx2.train import open_run, start_run
 
 
 def _cfg(algo: str, **kw) -> RLx2Config:
-    base = dict(algo=algo, env="Pendulum-v1", total_steps=900, seed=3, hidden=64, batch_size=64,
+    base = dict(algo=algo, env="Pendulum-v1", total_steps=700, seed=3, hidden=32, batch_size=32,
                 actor_sparsity=0.9, critic_sparsity=0.8, topology="rigl", topology_interval=100,
                 multistep="delayed", n_step=3, t_switch=200, buffer_min=300, buffer_check_interval=200,
                 buffer_check_size=128, warmup=300, eval_interval=300, eval_episodes=1, checkpoint_interval=10_000,
