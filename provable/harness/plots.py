@@ -10,6 +10,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+from matplotlib.ticker import NullFormatter  # noqa: E402
 
 from provable import bounds  # noqa: E402
 
@@ -64,6 +65,8 @@ def plot_regret_vs_K(path: str | Path, curves: Curves, d: int, H: int, title: st
     ax2.set_xlabel("K (episodes)")
     ax2.set_ylabel("R_K / bound shape (should stay bounded)")
     ax2.set_title("(P2) regret over the theorem's shape", fontsize=9)
+    for a in (ax, ax2):
+        a.xaxis.set_minor_formatter(NullFormatter())
     ax2.legend(fontsize=7)
     ax2.grid(True, which="both", alpha=0.3)
     fig.tight_layout()

@@ -22,12 +22,12 @@ def test_q_estimates_converge_to_q_star_on_tabular_as_linear() -> None:
     occ = dp.occupancy(mdp, np.full((mdp.H, mdp.S, mdp.A), 0.5))
     seen = occ > 0.05
     errs = []
-    for n in (200, 20_000):
+    for n in (100, 3000):
         agent = LSVIUCB(mdp.phi, mdp.H, K=n, bonus_scale=0.0, seed=0)  # pure regression, eq. (9)
         _feed_uniform(agent, mdp, n, seed=1)
         agent.policy()
         errs.append(float(np.abs(agent.Q - opt.Q)[seen].max()))
-    assert errs[1] < 0.05, errs
+    assert errs[1] < 0.05, errs  # measured 0.020 (n=3000) vs 0.25 (n=100)
     assert errs[1] < errs[0] / 3, errs
     # the greedy policy of the estimates is optimal where it matters
     V = dp.policy_value(mdp, agent.policy())
