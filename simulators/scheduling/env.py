@@ -235,8 +235,7 @@ class BatchCore:
         """Draw every episode's exogenous randomness (arrivals, channels, sensing noise, uniforms)."""
         inst = self.instance
         M, n, H = self.M, self.n_users, self.horizon
-        for m in range(M):
-            self.arrs[:, m, :] = inst.arrivals.sample(rng, H, split=split).T
+        self.arrs[:] = inst.arrivals.sample_many(rng, M, H, split=split).transpose(2, 0, 1)
         paths = markov_paths(self._cum, self._c0cum, rng.random((M * n, H + 1)))
         self.chans[:] = paths.reshape(M, n, H + 1).transpose(2, 0, 1)
         if self.obs_noise > 0:
