@@ -2,6 +2,8 @@
 and a run interrupted at an episode end and resumed from its checkpoint equals an uninterrupted one
 bit for bit (weights, masks, optimiser states, logs, FLOPs)."""
 
+import json
+
 import pytest
 import torch
 
@@ -67,18 +69,26 @@ def test_short_sparse_run_keeps_sparsity_and_resumes_exactly(algo, tmp_path):
     assert (tmp_path / "full" / "metrics.csv").read_text() == (tmp_path / "part" / "metrics.csv").read_text()
 
 
-def test_dense_run_same_code_path_with_adaptive_nstep(tmp_path):
-    cfg = _cfg("td3", dense=True, total_steps=600, warmup=200, multistep="adaptive", t_switch=10_000,
-               delta_switch=10.0, buffer_check_interval=100, buffer_shrink="off")
-    run = start_run(cfg, tmp_path / "d")
-    s = run.train()
-    assert s["actor_sparsity"] == 0.0 and s["train_flops_ratio"] == 1.0 and s["total_size_ratio"] == 1.0
-    assert "sparse" in run.state_dict() and run.state_dict()["sparse"] == {}
-    # eq. (23) was measured at every check after the first; with a huge threshold the switch happens after
-    # `patience` = 3 calm checks, long before the forced switch at 2 * t_switch
-    tags = (tmp_path / "d" / "metrics.csv").read_text()
-    assert tags.count("nstep/policy_change") >= 4
-    assert run.nstep.switched_at is not None and run.nstep.n(run.agent.iteration) == 3
+def test_dense_cli_run_interrupt_resume_with_adaptive_nstep(tmp_path, capsys):
+    """Through the CLI: a dense TD3 run (same code path, no masks) stopped by --stop-after and continued by
+    --resume; the adaptive n-step rule (eq. 23) switches after 3 calm checks (huge threshold here)."""
+    out = tmp_path / "d"
+    args = ["--dense", "--env", "Pendulum-v1", "--total-steps", "600", "--warmup", "200", "--seed", "1",
+            "--hidden", "32", "--batch-size", "32", "--multistep", "adaptive", "--t-switch", "10000",
+            "--delta-switch", "10", "--buffer-check-interval", "100", "--dynamic-buffer", "off",
+            "--eval-interval", "300", "--eval-episodes", "1", "--no-progress", "--out", str(out)]
+    rc, stdout, _ = _cli(capsys, *args, "--stop-after", "300")
+    assert rc == 0 and "--resume" in stdout and not (out / "summary.json").exists()
+    rc, _, _ = _cli(capsys, *args)  # the folder is taken: runs never overwrite
+    assert rc == 2
+    rc, stdout, _ = _cli(capsys, "--resume", str(out), "--no-progress")
+    assert rc == 0
+    s = json.loads((out / "summary.json").read_text())
+    assert s["steps"] == 600 and s["actor_sparsity"] == 0.0 and s["train_flops_ratio"] == 1.0
+    assert s["n_step_final"] == 3
+    ck = torch.load(sorted((out / "checkpoints").glob("*.pt"))[-1], weights_only=False)
+    assert ck["sparse"] == {} and set(ck["dense_groups"]) == {"actor", "critic"}
+    assert (out / "metrics.csv").read_text().count("nstep/policy_change") >= 3
 
 
 def _cli(capsys, *args: str) -> tuple[int, str, str]:
