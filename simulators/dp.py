@@ -33,6 +33,10 @@ OP_CVAR = 1
 OP_MEAN_FACTORED = 2  # the mean through the factored product (5), used when the factors are exact
 _OPERATORS = {"mean": OP_MEAN, "cvar": OP_CVAR}
 
+# read-only like mdp.mu, so that both paths share one compiled signature of the kernels
+_NO_FACTORS = np.zeros((1, 1, 1))
+_NO_FACTORS.setflags(write=False)
+
 MODE_OPTIMAL = 0
 MODE_DETERMINISTIC = 1
 MODE_STOCHASTIC = 2
@@ -187,7 +191,7 @@ def _model_args(mdp: LinearMDP, op: int) -> tuple[np.ndarray, np.ndarray, int]:
     """Switch the mean to the factored product (5) when the factors reproduce P to 1e-12 and d < S."""
     if op == OP_MEAN and mdp.d < mdp.S and mdp.factors_exact:
         return mdp.phi, mdp.mu, OP_MEAN_FACTORED
-    return mdp.phi, np.zeros((1, 1, 1)), op
+    return mdp.phi, _NO_FACTORS, op
 
 
 def check_policy(mdp: LinearMDP, pi: Any, name: str = "pi") -> tuple[int, np.ndarray]:
