@@ -13,6 +13,7 @@ rule from --total-steps. Resume an interrupted run with ``--resume RUN_DIR``.
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import json
 from collections.abc import Sequence
@@ -42,8 +43,6 @@ PROG = "python -m deeprl rlx2"
 
 
 def _sparsity(text: str) -> float:
-    import argparse
-
     try:
         v = float(text)
     except ValueError:
@@ -55,7 +54,7 @@ def _sparsity(text: str) -> float:
 
 def build_parser() -> CliParser:
     d = RLx2Config()
-    p = CliParser(prog=PROG, description=__doc__.split("\n\n")[0],
+    p = CliParser(prog=PROG, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
                   epilog="Outputs in the run folder: config.json, metrics.csv, tb/ (TensorBoard), "
                          "checkpoints/, summary.json.")
     g = p.add_argument_group("run")
