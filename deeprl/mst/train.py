@@ -68,6 +68,7 @@ class TrainConfig:
     eval_interval: int | None = None
     eval_iters: int | None = None
     eval_batch_size: int | None = None
+    train_eval_iters: int | None = None
     log_interval: int | None = None
     ckpt_interval: int | None = None
     seed: int = 0
@@ -535,7 +536,8 @@ class Run:
         # Evaluate with the attention of the iteration just trained (inside the HSA window: sparse, §4.2).
         self.set_attention(it - 1)
         val = self.evaluate("val")
-        train = self.evaluate("train")
+        n_train = self.cfg.eval_iters if self.cfg.train_eval_iters is None else self.cfg.train_eval_iters
+        train = self.evaluate("train", n_train) if n_train > 0 else float("nan")
         best = val < self.best_val
         if best:
             self.best_val = val
