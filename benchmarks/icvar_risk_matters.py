@@ -13,6 +13,9 @@ regret from the model, spec eq. (20), never sampled returns):
 - ``icvar-l (theory)``  ICVaR-L with the theory constant c_F = 1 (``--no-theory`` drops it). Its radius
   beta_F = d sqrt(iota + log(J+1)) keeps the lower CDF near 0 for ~(beta_F / p_c)^2 visits, so at
   feasible K it is still in its burn-in: reported as measured.
+- ``icvar-g``  ICVaR-G (spec §5.4) on the perturbation class of ``--M`` models around the true kernel
+  (rho = ``--rho``, truth included), theory width (``--no-icvar-g`` drops it). The class is handed to the
+  agent through the ``models`` hyper-parameter (the instance does not depend on the seed).
 
 Output: ``figures/icvar_risk_matters.png`` (cumulative CVaR regret against K, median and 10-90% band over
 seeds, with the line k * (CVaR regret of the mean-optimal policy)), and results.json in a new run folder.
@@ -34,6 +37,7 @@ import matplotlib  # noqa: E402
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
+from provable.agents.icvar_g import perturbation_class  # noqa: E402
 from provable.harness.run import RunConfig  # noqa: E402
 from provable.harness.sweep import run_jobs  # noqa: E402
 from simulators import dp, make_instance  # noqa: E402
@@ -73,6 +77,9 @@ def main(argv: list[str] | None = None) -> int:
         "--bonus-scale", type=nonneg_float, default=0.03, help="bonus scale of both practical learners (default 0.03)"
     )
     ap.add_argument("--no-theory", action="store_true", help="skip ICVaR-L with theory constants")
+    ap.add_argument("--no-icvar-g", action="store_true", help="skip ICVaR-G")
+    ap.add_argument("--M", type=positive_int, default=16, help="ICVaR-G class size (default 16)")
+    ap.add_argument("--rho", type=nonneg_float, default=0.2, help="ICVaR-G perturbation size (default 0.2)")
     ap.add_argument("--workers", type=positive_int, default=2, help="local worker processes (default 2)")
     ap.add_argument("--out", default=None, help="run folder base (default runs/); a new folder each run")
     ap.add_argument("--figure", default="figures/icvar_risk_matters.png", help="figure path")
@@ -96,6 +103,11 @@ def main(argv: list[str] | None = None) -> int:
     }
     if not args.no_theory:
         learners["icvar-l (theory, c_F=1)"] = ("icvar-l", {"bonus_scale": 1.0}, args.alpha)
+    if not args.no_icvar_g:
+        if args.rho <= 0.0:
+            raise ValueError(f"--rho must be positive, got {args.rho:g}")
+        models = perturbation_class(mdp.P, M=args.M, rho=args.rho, seed=args.seed)
+        learners[f"icvar-g (M={args.M}, rho={args.rho:g})"] = ("icvar-g", {"models": models}, args.alpha)
     jobs, labels = [], []
     for label, (algo, hyper, agent_alpha) in learners.items():
         for s in range(args.seed, args.seed + args.seeds):
@@ -147,7 +159,8 @@ def main(argv: list[str] | None = None) -> int:
         )
 
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
-    colors = {"lsvi-ucb (risk-neutral)": "C3", "icvar-l": "C0", "icvar-l (theory, c_F=1)": "C2"}
+    colors = {label: ("C3" if label.startswith("lsvi") else "C1" if label.startswith("icvar-g")
+                      else "C2" if "theory" in label else "C0") for label in curves}
     for ax, log in zip(axes, (False, True)):
         for label, C in curves.items():
             med = np.median(C, axis=0)
