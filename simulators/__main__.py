@@ -132,7 +132,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = CliParser(prog=PROG, description="Linear-MDP simulators: describe an instance exactly.")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=CliParser)
     d = sub.add_parser(
-        "describe", allow_abbrev=False, help="describe an instance: shapes, V*, optional iterated-CVaR V*, an episode"
+        "describe",
+        allow_abbrev=False,
+        help="describe an instance: shapes, V*, optional iterated-CVaR V*, an episode",
+        epilog="Instance parameters are given as --NAME VALUE (e.g. --d 4 --H 5 --K 2000); "
+        "'python -m simulators list' shows them with their defaults.",
     )
     src = d.add_mutually_exclusive_group(required=True)
     src.add_argument("--instance", choices=list(INSTANCES), help="named instance (spec §2)")
