@@ -38,6 +38,8 @@ def _trainer_states(ckpt: Any) -> list[Mapping[str, Any]]:
         raise ValueError(f"checkpoint has no 'sparse' entry (keys: {', '.join(map(str, ckpt)) or 'none'}); "
                          "methods store SparseTrainer.state_dict() under 'sparse'")
     sp = ckpt["sparse"]
+    if isinstance(sp, Mapping) and not sp:
+        raise ValueError("checkpoint's 'sparse' entry is empty: every network of this run is dense")
     if isinstance(sp, Mapping) and "masks" in sp:
         return [sp]
     if isinstance(sp, Mapping) and sp and all(isinstance(v, Mapping) and "masks" in v for v in sp.values()):

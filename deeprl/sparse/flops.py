@@ -89,7 +89,8 @@ class FlopsCounter:
     under the group's name); ``forward(name)`` always uses the current masks. ``add(key, sparse, dense)``
     accumulates any FLOPs a method computes (e.g. eq. (16)); the trainer itself accumulates, under
     ``"train/<group>"``, each group's per-step cost ``3 f_S`` or, on a RigL update iteration,
-    ``2 f_S + f_D`` (eq. (15) summed over the run) against ``3 f_D``, times the step's sample count.
+    ``2 f_S + f_D`` (eq. (15) summed over the run) against ``3 f_D``, times the step's sample count, and
+    the same with the full count under ``"train_full/<group>"``.
     """
 
     def __init__(self) -> None:

@@ -325,3 +325,35 @@ def test_dense_grad_reduce_hook_is_used_for_ranking():
     assert calls == [(4, 6)]
     assert bool(tr.masks["n"]["weight"][3, 5])  # grown (or kept) where the reduced gradient is
     assert tr.nnz("n") == {"weight": 12} and (was_active or tr.history[-1]["n_grown"] == 1)
+
+
+def test_tied_embedding_head_is_one_masked_layer():
+    class TinyLM(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.wte = nn.Embedding(11, 8)
+            self.fc = nn.Linear(8, 8)
+            self.head = nn.Linear(8, 11, bias=False)
+            self.head.weight = self.wte.weight  # tied, as in GPT-2 / MST
+
+        def forward(self, idx):
+            return self.head(torch.relu(self.fc(self.wte(idx))))
+
+    lm = TinyLM()
+    g = SparseGroup("lm", lm, 0.5)
+    assert list(g.params) == ["fc.weight", "head.weight"]
+    o = torch.optim.AdamW(lm.parameters(), lr=1e-2, weight_decay=0.1)
+    tr = SparseTrainer(g, o, update_schedule=UpdateSchedule(2, 20))
+    target = copy.deepcopy(lm)
+    tr.attach_target(target, "lm")
+    for _ in range(6):
+        o.zero_grad()
+        nn.functional.cross_entropy(lm(torch.randint(0, 11, (4, 5))).reshape(-1, 11),
+                                    torch.randint(0, 11, (20,))).backward()
+        tr.step()
+        tr.check_invariants()
+    m = tr.masks["lm"]["head.weight"]
+    assert torch.all(lm.wte.weight[~m] == 0)  # masked embedding entries read 0
+    assert tr.nnz("lm") == tr.target_nnz("lm")
+    tot = tr.flops.totals
+    assert tot["train_full/lm"]["dense"] > tot["train/lm"]["dense"]  # the full count adds the fc bias
