@@ -119,3 +119,34 @@ def test_rigl_constant_matched_to_mst_ratio() -> None:
     shapes = linear_shapes(mcfg)
     r = predicted_ratio(mcfg, 3000, 25, lambda t: 0.88, lambda s: ErdosRenyi().densities(shapes, s), None)
     assert r == pytest.approx(0.254, abs=0.005)
+
+
+# MST spec §3.2 ER fixtures: densities of (c_attn, attn.c_proj, c_fc, mlp.c_proj, head).
+ER_TABLE = [("gpt2", 0.5, (0.540, 0.810, 0.507, 0.507, 0.411)),
+            ("gpt2", 0.9, (0.108, 0.162, 0.101, 0.101, 0.082)),
+            ("cpu", 0.5, (0.494, 0.741, 0.463, 0.463, 0.963)),
+            ("cpu", 0.9, (0.099, 0.148, 0.093, 0.093, 0.193)),
+            ("shakespeare-small", 0.5, (0.499, 0.748, 0.467, 0.467, 1.0))]
+
+
+@pytest.mark.parametrize("name,s,expected", ER_TABLE)
+def test_er_fixtures_on_the_model_layers(name: str, s: float, expected: tuple[float, ...]) -> None:
+    mcfg = get_config(name)[0]
+    if mcfg.vocab_size is None:
+        mcfg = mcfg.with_vocab(80)
+    d = ErdosRenyi().densities(linear_shapes(mcfg), s)
+    got = tuple(d[k] for k in ("h.0.attn.c_attn.weight", "h.0.attn.c_proj.weight", "h.0.mlp.c_fc.weight",
+                               "h.0.mlp.c_proj.weight", "lm_head.weight"))
+    assert got == pytest.approx(expected, abs=6e-4)
+
+
+def test_the_engine_masks_exactly_the_spec_layers() -> None:
+    # §3.1: every block Linear and the tied head (= embedding, one tensor); LNs and wpe stay dense.
+    from deeprl.mst.model import GPT
+    from deeprl.sparse import SparseGroup
+
+    mcfg = get_config("cpu")[0].with_vocab(80)
+    model = GPT(mcfg)
+    group = SparseGroup("gpt", model, sparsity=0.9)
+    assert group.shapes == linear_shapes(mcfg)
+    assert group.params["lm_head.weight"] is model.wte.weight
