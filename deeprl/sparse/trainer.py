@@ -64,6 +64,8 @@ class SparseTrainer:
     skip_step_on_update: the update iteration replaces the optimizer step (default, RLx2/JaxPruner).
     samples_per_step: default sample count for the FLOPs totals (``step(samples=...)`` overrides).
     seed: seeds the trainer's own ``torch.Generator`` (mask init, SET grow), saved in checkpoints.
+    rescale_init: scale surviving initial weights by ``1/√d_l`` (keeps the pre-activation variance); off by
+        default, as RigL/SET/RLx2 do not rescale (§1.4).
     dense_grad_reduce: applied to each captured dense gradient before ranking (data-parallel training:
         ``all_reduce`` it across ranks so every rank grows the same entries, MST spec §8.1).
     """
@@ -73,7 +75,8 @@ class SparseTrainer:
                  drop_fraction: DropFractionSchedule | float | None = None,
                  mask_init: str | MaskInit = "random", reset_optimizer_state: bool = True,
                  grow_init: str = "zeros", skip_step_on_update: bool = True, samples_per_step: int = 1,
-                 seed: int = 0, dense_grad_reduce: Callable[[torch.Tensor], torch.Tensor] | None = None) -> None:
+                 seed: int = 0, dense_grad_reduce: Callable[[torch.Tensor], torch.Tensor] | None = None,
+                 rescale_init: bool = False) -> None:
         groups = [groups] if isinstance(groups, SparseGroup) else list(groups)
         if not groups:
             raise ValueError("groups must hold at least one SparseGroup")
@@ -102,6 +105,7 @@ class SparseTrainer:
         self.samples_per_step = int(samples_per_step)
         self.seed = seed
         self.dense_grad_reduce = dense_grad_reduce
+        self.rescale_init = bool(rescale_init)
         self.rng = torch.Generator().manual_seed(seed)
         self.t = 0
         self.history: list[dict[str, Any]] = []
@@ -118,6 +122,11 @@ class SparseTrainer:
             with torch.no_grad():
                 init = self.mask_init({k: p.detach() for k, p in g.params.items()}, dens, self.rng)
             self.masks[g.name] = {k: init[k].to(device=p.device, dtype=torch.bool) for k, p in g.params.items()}
+            if rescale_init:
+                with torch.no_grad():
+                    for k, p in g.params.items():
+                        if 0 < dens[k] < 1:
+                            p.mul_(1.0 / math.sqrt(dens[k]))
         self._hooks = [p.register_hook(self._make_hook(g.name, k, p))
                        for g in groups for k, p in g.params.items()]
         self._post_hook = optimizer.register_step_post_hook(lambda *_: self._mask_online())
@@ -384,6 +393,7 @@ class SparseTrainer:
             "mask_init": self.mask_init.name,
             "reset_optimizer_state": self.reset_optimizer_state,
             "grow_init": self.grow_init,
+            "rescale_init": self.rescale_init,
             "skip_step_on_update": self.skip_step_on_update,
             "seed": self.seed,
             "groups": {n: {"target": g.target.config(), "distribution": g.distribution.config()}

@@ -357,3 +357,16 @@ def test_tied_embedding_head_is_one_masked_layer():
     assert tr.nnz("lm") == tr.target_nnz("lm")
     tot = tr.flops.totals
     assert tot["train_full/lm"]["dense"] > tot["train/lm"]["dense"]  # the full count adds the fc bias
+
+
+def test_rescale_init_flag():
+    lin = nn.Linear(40, 40)
+    w = lin.weight.detach().clone()
+    tr = SparseTrainer(SparseGroup("a", lin, 0.75, distribution="uniform"), torch.optim.SGD(lin.parameters(), lr=0.1),
+                       rescale_init=True)
+    m = tr.masks["a"]["weight"]
+    assert torch.allclose(lin.weight[m], 2.0 * w[m])  # 1/sqrt(0.25)
+    lin2 = nn.Linear(40, 40)
+    w2 = lin2.weight.detach().clone()
+    tr2 = SparseTrainer(SparseGroup("a", lin2, 0.75), torch.optim.SGD(lin2.parameters(), lr=0.1))
+    assert torch.equal(lin2.weight[tr2.masks["a"]["weight"]], w2[tr2.masks["a"]["weight"]])  # default: no rescale
