@@ -85,6 +85,13 @@ class SparseTrainer:
         names = [g.name for g in groups]
         if len(set(names)) != len(names):
             raise ValueError(f"group names must be unique, got {names}")
+        seen: dict[int, str] = {}
+        for g in groups:
+            for k, p in g.params.items():
+                if id(p) in seen:
+                    raise ValueError(f"weight {g.name}/{k} is already sparsified as {seen[id(p)]}: "
+                                     "a weight may belong to one group only")
+                seen[id(p)] = f"{g.name}/{k}"
         if grow_init not in ("zeros", "init_dist"):
             raise ValueError(f"grow_init must be 'zeros' or 'init_dist', got {grow_init!r}")
         if not isinstance(seed, int) or seed < 0:

@@ -240,6 +240,8 @@ def test_group_filters_and_errors():
         SparseGroup("actor", net, 0.5, include=("nothing",))
     with pytest.raises(ValueError, match="sparsity"):
         SparseGroup("actor", net, 1.5)
+    with pytest.raises(ValueError, match="one group only"):
+        SparseTrainer([SparseGroup("a", net, 0.5), SparseGroup("b", net, 0.5)], torch.optim.Adam(net.parameters()))
     other = torch.optim.Adam(mlp().parameters())
     with pytest.raises(ValueError, match="optimizer does not train"):
         SparseTrainer(SparseGroup("actor", net, 0.5), other)
