@@ -269,7 +269,9 @@ def _assemble(args: Any, argv: Sequence[str] | None, params: dict[str, Any], k_t
                     grid = np.array(sorted({k for k in _octaves(len(cr), n=64, lo=1) if k >= 8} | {len(cr)}))
                     entry = {"K": np.arange(1, len(cr) + 1), "cum_regret": cr,
                              "n_switches": r["n_switches"], "agent_seconds": float(r["agent_time"].sum()),
-                             "v_star": r["v_star"][a]}
+                             "agent_seconds_per_episode": r["agent_time"],
+                             "v_star": r["v_star"][a], "config_hash": r["config_hash"],
+                             "env_hash": r["env_hash"]}
                     comp = {"K": (idx + 1), "cum_regret": cr[idx], "n_switches": r["n_switches"],
                             "agent_seconds": float(r["agent_time"].sum())}
                     xs = grid
@@ -285,6 +287,8 @@ def _assemble(args: Any, argv: Sequence[str] | None, params: dict[str, Any], k_t
                              "n_switches": [it[1]["n_switches"] for it in items],
                              "agent_seconds": [float(it[1]["agent_time"].sum()) for it in items],
                              "v_star": [it[1]["v_star"][a] for it in items],
+                             "config_hash": [it[1]["config_hash"] for it in items],
+                             "env_hash": [it[1]["env_hash"] for it in items],
                              f"curve_at_{var}={x[-1]:g}": cr}
                     comp = {var: x, "cum_regret": finals,
                             f"curve_at_{var}={x[-1]:g}": {"k": idx + 1, "cum_regret": cr[idx]}}

@@ -10,7 +10,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
-from matplotlib.ticker import NullFormatter  # noqa: E402
+from matplotlib.ticker import NullFormatter, ScalarFormatter  # noqa: E402
 
 from provable import bounds  # noqa: E402
 
@@ -92,6 +92,10 @@ def plot_scaling(path: str | Path, var: str, curves: Curves, K: int, title: str)
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel(var)
+    first = next(iter(curves.values()))[0]
+    ax.set_xticks(list(first))
+    ax.xaxis.set_major_formatter(ScalarFormatter())
+    ax.xaxis.set_minor_formatter(NullFormatter())
     ax.set_ylabel(f"cumulative exact regret at K={K}")
     ax.set_title(title, fontsize=9)
     ax.legend(fontsize=7)

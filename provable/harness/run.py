@@ -13,7 +13,9 @@ The same ``RunConfig`` gives the same numbers, bit for bit.
 
 from __future__ import annotations
 
+import hashlib
 import inspect
+import json
 import time
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -69,7 +71,8 @@ def run_one(cfg: RunConfig, chunk: int = 4096) -> dict[str, Any]:
 
     Returns a dict with ``config``, ``regret`` {alpha: (K,) per-episode exact regret}, ``cum_regret``
     {alpha: (K,) cumulative}, ``v_star`` {alpha}, ``agent_time`` (K,) seconds per episode,
-    ``n_switches``, and the instance's ``S, A, d, H``.
+    ``n_switches``, the instance's ``S, A, d, H``, the derived seeds, and ``config_hash`` / ``env_hash``
+    (sha256 prefixes of the run configuration and of the instance's phi, P, R, init; spec §6).
     """
     if cfg.algo not in ALGORITHMS:
         raise ValueError(f"algo must be one of {', '.join(ALGORITHMS)}, got {cfg.algo!r}")
@@ -101,8 +104,15 @@ def run_one(cfg: RunConfig, chunk: int = 4096) -> dict[str, Any]:
                 regrets[alpha][start:k + 1] = dp.regret(mdp, pols[:n], alpha=alpha)
             start = k + 1
     v_star = {a: float(dp.initial_value(mdp, dp.optimal(mdp, alpha=a).V)) for a in cfg.alphas}
+    env_hash = hashlib.sha256()
+    for arr in (mdp.phi, mdp.P, mdp.R, np.asarray(mdp.init, dtype=np.float64)):
+        env_hash.update(np.ascontiguousarray(arr).tobytes())
     return {
         "config": cfg.to_dict(),
+        "config_hash": hashlib.sha256(json.dumps(cfg.to_dict(), sort_keys=True, default=str).encode())
+        .hexdigest()[:16],
+        "env_hash": env_hash.hexdigest()[:16],
+        "env_seed": env_seed, "agent_seed": agent_seed, "rollout_seed": roll_seed,
         "regret": regrets,
         "cum_regret": {a: np.cumsum(v) for a, v in regrets.items()},
         "v_star": v_star,
