@@ -31,7 +31,9 @@ Conventions: checkpoints store ``SparseTrainer.state_dict()`` under the key ``"s
 trainers, a dict ``{"actor": ..., "critic": ...}`` of them under ``"sparse"`` also works with ``inspect``).
 ``trainer.density(group)``, ``trainer.layer_densities()``, ``trainer.last_update`` (n_pruned, n_grown,
 churn) and ``trainer.check_invariants()`` are for logging and tests. Recurrent weights (``GRUCell``,
-``LSTM``, ...) are sparsified like Linears (``weight_ih``/``weight_hh`` as two layers).
+``LSTM``, ...) are sparsified like Linears (``weight_ih``/``weight_hh`` as two layers) and exported as
+:class:`SparseRNNCell`. Export formats: ``torch.sparse_csr`` and our Numba CSR kernels
+(``deeprl.sparse.kernels``, imported lazily), chosen per layer by a micro-benchmark.
 """
 
 from deeprl.sparse.distributions import (
@@ -43,7 +45,13 @@ from deeprl.sparse.distributions import (
     make_distribution,
     nnz_per_layer,
 )
-from deeprl.sparse.export import CSRLinear, benchmark_inference, export_sparse_inference, format_table
+from deeprl.sparse.export import (
+    CSRLinear,
+    SparseRNNCell,
+    benchmark_inference,
+    export_sparse_inference,
+    format_table,
+)
 from deeprl.sparse.flops import (
     FlopsCounter,
     layer_forward_flops,
@@ -94,6 +102,7 @@ __all__ = [
     "RigLUpdater",
     "SETUpdater",
     "SparseGroup",
+    "SparseRNNCell",
     "SparseTrainer",
     "SparsityDistribution",
     "StaticUpdater",

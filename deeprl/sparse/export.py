@@ -68,6 +68,66 @@ class CSRLinear(nn.Module):
         return f"in_features={self.in_features}, out_features={self.out_features}, density={self.nnz / n:.4f}"
 
 
+class SparseRNNCell(nn.Module):
+    """Inference-only ``GRUCell`` / ``LSTMCell`` / ``RNNCell`` whose two matmuls are compressed layers.
+
+    ``ih`` and ``hh`` compute ``W_ih x + b_ih`` and ``W_hh h + b_hh`` (any Linear-like module); the gate
+    arithmetic is torch's: GRU ``r, z = σ(·)``, ``n = tanh(i_n + r ⊙ h_n)``, ``h' = (1 − z) ⊙ n + z ⊙ h``;
+    LSTM ``c' = f ⊙ c + i ⊙ g``, ``h' = o ⊙ tanh(c')``; RNN ``h' = tanh|relu(·)``.
+    """
+
+    def __init__(self, kind: str, ih: nn.Module, hh: nn.Module, hidden_size: int, nonlinearity: str = "tanh") -> None:
+        super().__init__()
+        self.kind, self.ih, self.hh = kind, ih, hh
+        self.hidden_size, self.nonlinearity = int(hidden_size), nonlinearity
+
+    def forward(self, x: torch.Tensor, hx: Any = None) -> Any:  # noqa: D102
+        unbatched = x.dim() == 1
+        if unbatched:
+            x = x.unsqueeze(0)
+            hx = None if hx is None else (tuple(v.unsqueeze(0) for v in hx) if isinstance(hx, tuple)
+                                          else hx.unsqueeze(0))
+        zeros = x.new_zeros(x.shape[0], self.hidden_size)
+        with torch.no_grad():
+            if self.kind == "lstm":
+                h, c = (zeros, zeros) if hx is None else hx
+                i, f, g, o = (self.ih(x) + self.hh(h)).chunk(4, 1)
+                c2 = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
+                out: Any = (torch.sigmoid(o) * torch.tanh(c2), c2)
+            else:
+                h = zeros if hx is None else hx
+                if self.kind == "gru":
+                    i_r, i_z, i_n = self.ih(x).chunk(3, 1)
+                    h_r, h_z, h_n = self.hh(h).chunk(3, 1)
+                    r, z = torch.sigmoid(i_r + h_r), torch.sigmoid(i_z + h_z)
+                    n = torch.tanh(i_n + r * h_n)
+                    out = (1 - z) * n + z * h
+                else:
+                    a = self.ih(x) + self.hh(h)
+                    out = torch.tanh(a) if self.nonlinearity == "tanh" else torch.relu(a)
+        if unbatched:
+            out = tuple(v.squeeze(0) for v in out) if isinstance(out, tuple) else out.squeeze(0)
+        return out
+
+
+def _cell_linears(cell: nn.Module) -> tuple[nn.Linear, nn.Linear]:
+    lins = []
+    for part in ("ih", "hh"):
+        w = getattr(cell, f"weight_{part}")
+        b = getattr(cell, f"bias_{part}") if cell.bias else None
+        lin = nn.Linear(w.shape[1], w.shape[0], bias=b is not None).to(w.device, w.dtype)
+        with torch.no_grad():
+            lin.weight.copy_(w)
+            if b is not None:
+                lin.bias.copy_(b)
+        lins.append(lin)
+    return lins[0], lins[1]
+
+
+def _cell_kind(cell: nn.Module) -> str:
+    return "gru" if isinstance(cell, nn.GRUCell) else "lstm" if isinstance(cell, nn.LSTMCell) else "rnn"
+
+
 def _time_calls(fns: dict[str, Callable[[], Any]], reps: int, warmup: int, blocks: int = 5) -> dict[str, float]:
     """Median over ``blocks`` interleaved blocks of the mean µs per call, for each function."""
     with torch.inference_mode():
@@ -116,7 +176,8 @@ def export_sparse_inference(module: nn.Module, min_sparsity: float = 0.8, batch_
                             generator: torch.Generator | None = None) -> nn.Module:
     """A copy of ``module`` (eval mode) whose sparse Linears run in a compressed format where that is faster.
 
-    Every ``nn.Linear`` with at least ``min_sparsity`` exact zeros is a candidate. Its compressed versions
+    Every ``nn.Linear`` (and ``GRUCell`` / ``LSTMCell`` / ``RNNCell``, whose two matmuls are then compressed,
+    :class:`SparseRNNCell`) with at least ``min_sparsity`` exact zeros is a candidate. Its compressed versions
     (``formats``: ``"csr"`` = :class:`CSRLinear` on ``torch.sparse_csr``; ``"numba"`` =
     :class:`~deeprl.sparse.kernels.NumbaCSRLinear`, CPU float32) are checked numerically
     (``max|y − y_dense| ≤ 1e-5·(1 + |y|)``, else RuntimeError) and timed against the dense layer at
@@ -133,39 +194,59 @@ def export_sparse_inference(module: nn.Module, min_sparsity: float = 0.8, batch_
         raise ValueError(f"force must be True, False or one of {formats}, got {force!r}")
     out = copy.deepcopy(module).eval()
     gen = generator if generator is not None else torch.Generator().manual_seed(0)
+    chosen = (formats[0] if force is True else str(force),) if force else formats
     report: list[dict[str, Any]] = []
+    cells = (nn.GRUCell, nn.LSTMCell, nn.RNNCell)
     for name, mod in list(out.named_modules()):
-        if not isinstance(mod, nn.Linear):
+        if not isinstance(mod, (nn.Linear, *cells)):
             continue
-        sp = _sparsity(mod.weight.detach())
-        row: dict[str, Any] = {"layer": name or "<root>", "shape": list(mod.weight.shape), "sparsity": sp,
-                               "format": "dense", "times_us": {}}
+        is_cell = isinstance(mod, cells)
+        weights = [mod.weight_ih, mod.weight_hh] if is_cell else [mod.weight]
+        w0 = weights[0]
+        sp = sum(float((w.detach() == 0).sum()) for w in weights) / sum(w.numel() for w in weights)
+        row: dict[str, Any] = {"layer": name or "<root>", "shape": [list(w.shape) for w in weights] if is_cell
+                               else list(w0.shape), "sparsity": sp, "format": "dense", "times_us": {}}
         if sp >= min_sparsity:
-            cands = _candidates(mod, (formats[0] if force is True else str(force),) if force else formats)
-            x = torch.randn(batch_size, mod.in_features, generator=gen).to(mod.weight.device, mod.weight.dtype)
+            n_in = w0.shape[1]
+            x = torch.randn(batch_size, n_in, generator=gen).to(w0.device, w0.dtype)
+            if is_cell:
+                lin_ih, lin_hh = _cell_linears(mod)
+                c_ih, c_hh = _candidates(lin_ih, chosen), _candidates(lin_hh, chosen)
+                cands: dict[str, nn.Module] = {
+                    f: SparseRNNCell(_cell_kind(mod), c_ih[f], c_hh[f], mod.hidden_size,
+                                     getattr(mod, "nonlinearity", "tanh")) for f in c_ih}
+                h = torch.randn(batch_size, mod.hidden_size, generator=gen).to(w0.device, w0.dtype)
+                args: tuple[Any, ...] = (x, (h, h.flip(0)) if isinstance(mod, nn.LSTMCell) else h)
+            else:
+                cands = _candidates(mod, chosen)
+                args = (x,)
             with torch.no_grad():
-                y_ref = mod(x)
+                y_ref = _flat(mod(*args))
                 for fmt, c in cands.items():
-                    err = float(((c(x) - y_ref).abs() / (1 + y_ref.abs())).max())
+                    err = float(((_flat(c(*args)) - y_ref).abs() / (1 + y_ref.abs())).max())
                     if err > 1e-5:
                         raise RuntimeError(f"{fmt} export of {name!r} differs from the dense layer by {err:.3g} > 1e-5")
                     row[f"max_rel_err_{fmt}"] = err
             if force:
-                row["format"] = formats[0] if force is True else str(force)
+                row["format"] = chosen[0]
             elif cands:
-                fns = {"dense": lambda m=mod, x=x: m(x)}
-                fns.update({f: (lambda c=c, x=x: c(x)) for f, c in cands.items()})
+                fns = {"dense": lambda m=mod, a=args: m(*a)}
+                fns.update({f: (lambda c=c, a=args: c(*a)) for f, c in cands.items()})
                 row["times_us"] = _time_calls(fns, reps, warmup)
                 row["format"] = min(row["times_us"], key=row["times_us"].get)
             if row["format"] != "dense":
                 new = cands[row["format"]]
                 if name:
                     _set_submodule(out, name, new)
-                else:  # the module itself is a Linear
+                else:  # the module itself is the layer
                     out = new
         report.append(row)
     out.export_report = report  # type: ignore[attr-defined]
     return out
+
+
+def _flat(y: Any) -> torch.Tensor:
+    return torch.cat([v.reshape(-1) for v in y]) if isinstance(y, tuple) else y.reshape(-1)
 
 
 def benchmark_inference(module: nn.Module, exported: nn.Module | None = None, in_features: int | None = None,

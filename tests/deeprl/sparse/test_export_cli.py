@@ -22,6 +22,7 @@ from deeprl.sparse import (
     benchmark_inference,
     export_sparse_inference,
 )
+from deeprl.sparse.export import SparseRNNCell
 from deeprl.sparse.kernels import NumbaCSRLinear
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -137,3 +138,24 @@ def test_inspect_as_subprocess(checkpoint):
     r = subprocess.run([sys.executable, "-m", "deeprl", "inspect", "/no/such/file"], cwd=ROOT,
                        capture_output=True, text=True, timeout=120)
     assert r.returncode == 2 and r.stderr.count("\n") == 1 and "Traceback" not in r.stderr
+
+
+@pytest.mark.parametrize("fmt", ["csr", "numba"])
+@pytest.mark.parametrize("cell_cls", [nn.GRUCell, nn.LSTMCell, nn.RNNCell])
+def test_exported_recurrent_cell_equals_masked_dense(fmt, cell_cls):
+    torch.manual_seed(1)
+    cell = cell_cls(12, 16)
+    SparseTrainer(SparseGroup("agent", cell, 0.9, distribution="uniform"),
+                  torch.optim.SGD(cell.parameters(), lr=0.0)).remove_hooks()
+    ex = export_sparse_inference(cell, min_sparsity=0.5, force=fmt)
+    assert isinstance(ex, SparseRNNCell)
+    for b in (1, 7):
+        x, h = torch.randn(b, 12), torch.randn(b, 16)
+        hx = (h, h * 0.5) if cell_cls is nn.LSTMCell else h
+        with torch.no_grad():
+            ref = cell(x, hx)
+        got = ex(x, hx)
+        for r, g in zip(ref if isinstance(ref, tuple) else (ref,), got if isinstance(got, tuple) else (got,)):
+            assert torch.allclose(g, r, atol=1e-5)
+    unb = ex(torch.randn(12))  # unbatched input, no state
+    assert (unb[0] if isinstance(unb, tuple) else unb).shape == (16,)
