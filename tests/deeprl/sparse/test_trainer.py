@@ -372,3 +372,21 @@ def test_rescale_init_flag():
     w2 = lin2.weight.detach().clone()
     tr2 = SparseTrainer(SparseGroup("a", lin2, 0.75), torch.optim.SGD(lin2.parameters(), lr=0.1))
     assert torch.equal(lin2.weight[tr2.masks["a"]["weight"]], w2[tr2.masks["a"]["weight"]])  # default: no rescale
+
+
+def test_grow_init_dist_and_step_before_update():
+    lin = nn.Linear(50, 20, bias=False)
+    opt = torch.optim.SGD(lin.parameters(), lr=0.1)
+    tr = SparseTrainer(SparseGroup("n", lin, 0.8, distribution="uniform"), opt, updater="set",
+                       update_schedule=UpdateSchedule(1, 10), grow_init="init_dist", skip_step_on_update=False)
+    old = tr.masks["n"]["weight"].clone()
+    lin(torch.randn(3, 50)).sum().backward()
+    w_before = lin.weight.detach().clone()
+    assert tr.step() is True  # the optimizer stepped, then the topology changed
+    new = tr.masks["n"]["weight"]
+    grown = new & ~old
+    assert int(grown.sum()) == tr.history[-1]["n_grown"] > 0
+    w = lin.weight.detach()
+    assert torch.all(w[grown] != 0) and float(w[grown].abs().max()) <= 1 / 50**0.5  # U(±1/sqrt(fan_in))
+    kept = new & old
+    assert not torch.equal(w[kept], w_before[kept])  # SGD moved the kept weights in the same call
