@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import bisect
 import math
+import numbers
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -189,6 +190,6 @@ def make_target(spec: float | TargetSchedule) -> TargetSchedule:
     """A float becomes :class:`ConstantTarget`; a :class:`TargetSchedule` passes through."""
     if isinstance(spec, TargetSchedule):
         return spec
-    if isinstance(spec, (int, float)) and not isinstance(spec, bool):
+    if isinstance(spec, numbers.Real) and not isinstance(spec, bool):
         return ConstantTarget(float(spec))
     raise ValueError(f"sparsity must be a float in [0, 1) or a TargetSchedule, got {spec!r}")

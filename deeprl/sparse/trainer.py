@@ -27,6 +27,7 @@ use one trainer per optimizer (e.g. TD3: one for the actor, one for the critics)
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict
 from typing import Any
@@ -100,10 +101,12 @@ class SparseTrainer:
         self.optimizer = optimizer
         self.updater = make_updater(updater)
         self.update_schedule = update_schedule
-        if drop_fraction is None or isinstance(drop_fraction, (int, float)):
+        if drop_fraction is None or isinstance(drop_fraction, numbers.Real):
             zeta0 = 0.5 if drop_fraction is None else float(drop_fraction)
             end = update_schedule.end if update_schedule is not None and update_schedule.end else 1 << 62
             drop_fraction = DropFractionSchedule("cosine", zeta0, end)
+        if not isinstance(drop_fraction, DropFractionSchedule):
+            raise ValueError(f"drop_fraction must be a DropFractionSchedule or a float, got {drop_fraction!r}")
         self.drop_fraction = drop_fraction
         self.mask_init = make_mask_init(mask_init)
         self.reset_optimizer_state = bool(reset_optimizer_state)
