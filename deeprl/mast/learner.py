@@ -94,6 +94,7 @@ class QLearner:
             cfg.hybrid_order if cfg.hybrid_td else "onestep_only", int(cfg.t0_frac * total_train_steps),
             cfg.td_lambda)
         self.rew_ms = RunningMeanStd()
+        self._eye = np.eye(self.n, dtype=np.float32)
         self.train_steps = 0
         self.episodes_at_last_target_update = 0
 
@@ -102,10 +103,12 @@ class QLearner:
     def act_utilities(self, obs: np.ndarray, last_actions: np.ndarray, h: torch.Tensor
                       ) -> tuple[np.ndarray, torch.Tensor]:
         """Utilities (n, |A|) of the online agent net for one step; ``h`` is the hidden state (n, H)."""
-        o = torch.as_tensor(obs, dtype=torch.float32, device=self.device).unsqueeze(0)
-        la = torch.as_tensor(last_actions, device=self.device).unsqueeze(0)
-        x = build_agent_inputs(o, la, self.n_actions)[0]
-        q, h = self.nets["agent"](x, h)
+        # the same inputs as build_agent_inputs, assembled in NumPy (cheaper for one step of n agents)
+        onehot = np.zeros((self.n, self.n_actions), np.float32)
+        has = last_actions >= 0
+        onehot[np.flatnonzero(has), last_actions[has]] = 1.0
+        x = np.concatenate([obs.astype(np.float32, copy=False), onehot, self._eye], axis=1)
+        q, h = self.nets["agent"](torch.from_numpy(x).to(self.device), h)
         return q.cpu().numpy(), h
 
     def init_hidden(self) -> torch.Tensor:

@@ -106,3 +106,22 @@ def test_dense_and_static_topologies() -> None:
     for _ in range(3):
         assert learner.train_step(_batch(np.random.default_rng(2)))["topology_update"] == 0.0
     assert all(torch.equal(before[k], tr.masks["agent"][k]) for k in before)
+
+
+def test_acting_inputs_match_the_training_unroll() -> None:
+    """The one-step acting path (NumPy inputs, carried hidden state) equals the batched unroll."""
+    torch.manual_seed(0)
+    cfg = MastConfig.preset("dense", hidden=16)
+    learner = QLearner(cfg, ENV_INFO, total_train_steps=10)
+    b = _batch(np.random.default_rng(3), b=1)
+    from deeprl.mast.agent import build_agent_inputs
+
+    acts = torch.as_tensor(b["actions"])
+    last = torch.cat([torch.full((1, 1, 3), -1, dtype=torch.long), acts], 1)
+    ref = learner.nets["agent"].unroll(build_agent_inputs(torch.as_tensor(b["obs"]), last, 5))[0]
+    h = learner.init_hidden()
+    prev = np.full(3, -1, np.int64)
+    for t in range(4):
+        q, h = learner.act_utilities(b["obs"][0, t], prev, h)
+        np.testing.assert_allclose(q, ref[t].detach().numpy(), rtol=1e-5, atol=1e-6)
+        prev = b["actions"][0, t]
