@@ -71,19 +71,18 @@ def binomial_from_uniform(n: int, p: float, u: float) -> int:
     return n - s if flip else s
 
 
-@nb.njit(cache=True)
-def splitmix_uniform(state, m):
-    """Next uniform in [0, 1) of the splitmix64 stream ``state[m]`` (Steele, Lea, Flood 2014).
+@nb.njit(cache=True, inline="always")
+def _mix53(z):
+    """splitmix64 output (Steele, Lea, Flood 2014) of a state value, as a 53-bit integer k: the
+    uniform is k / 2^53.
 
-    Each episode owns one 64-bit state, seeded at reset from the env's ``np_random``, so transmissions
-    are reproducible per episode and need no pre-drawn uniforms.
+    Each episode owns one 64-bit state, seeded at reset from the env's ``np_random`` and advanced by
+    the golden-ratio increment per draw, so transmissions are reproducible per episode.
     """
-    z = state[m] + np.uint64(0x9E3779B97F4A7C15)
-    state[m] = z
     z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
     z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
     z = z ^ (z >> np.uint64(31))
-    return (z >> np.uint64(11)) * (1.0 / 9007199254740992.0)
+    return z >> np.uint64(11)
 
 
 @nb.njit(cache=True)
@@ -92,8 +91,8 @@ def step_batch(t, q, action, flat_user, flat_k, tau, kappa_d, beta, e_max, lam, 
     """Slot ``t`` for M lock-step episodes and all users: RSD4 spec eqs. (1)-(3) and (8), in place.
 
     ``q`` (M, N, K) int64 counters; ``action`` (M, B) flat actions in the global-buffer layout given by
-    ``flat_user``/``flat_k``; ``kappa_d`` = d_i^3; exogenous arrays are time-major: ``chans`` and
-    ``chan_obs`` (H + 1, M, N) true and shown channel states (1-based), ``arrs`` (H, M, N) arrivals;
+    ``flat_user``/``flat_k``; ``kappa_d`` = d_i^3; exogenous arrays are episode-major: ``chans`` and
+    ``chan_obs`` (M, N, H + 1) true and shown channel states (1-based), ``arrs`` (M, N, H) arrivals;
     ``rng_state`` (M,) uint64 splitmix64 states drive the transmissions (one uniform per non-empty
     counter, exact binomial by inverse CDF). ``out`` (M, 4, N) receives per user successes S,
     energy E, expired D and reward R (eq. (8)); ``obs`` (M, B [+ N]) the next observation.
@@ -106,7 +105,9 @@ def step_batch(t, q, action, flat_user, flat_k, tau, kappa_d, beta, e_max, lam, 
         for j in range(B):
             if np.isnan(action[m, j]):
                 return False
+    gamma = np.uint64(0x9E3779B97F4A7C15)
     for m in range(M):
+        st = rng_state[m]  # the episode's splitmix64 state, kept in a register for this slot
         for i in range(n_users):
             out[m, 0, i] = 0.0
             out[m, 1, i] = 0.0
@@ -125,14 +126,20 @@ def step_batch(t, q, action, flat_user, flat_k, tau, kappa_d, beta, e_max, lam, 
             if n > 0:
                 s = 0
                 if e > 0.0:
-                    p = np.tanh(e / (kappa_d[i] * chans[t, m, i]))
+                    # eq. (5): p = tanh(x) = expm1(2x) / (expm1(2x) + 2), exact to rounding and faster
+                    x2 = np.expm1(2.0 * e / (kappa_d[i] * chans[m, i, t]))
+                    p = x2 / (x2 + 2.0)
                     if n <= _PER_PACKET_MAX:
-                        # one Bernoulli draw per packet (cheaper than the inverse CDF for few packets)
+                        # one Bernoulli draw per packet (cheaper than the inverse CDF for few packets),
+                        # counted without a branch
+                        # u = k / 2^53 < p  <=>  k < ceil(p 2^53): an exact integer comparison
+                        thr = np.uint64(np.ceil(p * 9007199254740992.0))
                         for _ in range(n):
-                            if splitmix_uniform(rng_state, m) < p:
-                                s += 1
+                            st += gamma
+                            s += np.int64(_mix53(st) < thr)
                     else:
-                        s = binomial_from_uniform(n, p, splitmix_uniform(rng_state, m))
+                        st += gamma
+                        s = binomial_from_uniform(n, p, np.int64(_mix53(st)) * (1.0 / 9007199254740992.0))
                 out[m, 0, i] += s
                 out[m, 1, i] += e * n
                 left = n - s
@@ -142,14 +149,15 @@ def step_batch(t, q, action, flat_user, flat_k, tau, kappa_d, beta, e_max, lam, 
             else:
                 q[m, i, k - 1] = left
             if k == tau[i]:
-                q[m, i, k] = arrs[t, m, i]
+                q[m, i, k] = arrs[m, i, t]
+        rng_state[m] = st
         for i in range(n_users):
             out[m, 3, i] = beta[i] * out[m, 0, i] - lam * out[m, 1, i]
         for j in range(B):
             obs[m, j] = q[m, flat_user[j], flat_k[j]]
         if not partial:
             for i in range(n_users):
-                obs[m, B + i] = chan_obs[t + 1, m, i]
+                obs[m, B + i] = chan_obs[m, i, t + 1]
     return True
 
 
@@ -162,7 +170,7 @@ def fill_obs(t, q, flat_user, flat_k, chan_obs, partial, obs):
             obs[m, j] = q[m, flat_user[j], flat_k[j]]
         if not partial:
             for i in range(q.shape[1]):
-                obs[m, B + i] = chan_obs[t, m, i]
+                obs[m, B + i] = chan_obs[m, i, t]
 
 
 class BatchCore:
@@ -197,9 +205,9 @@ class BatchCore:
         self.q = np.zeros((M, n, K), dtype=np.int64)
         self.out = np.zeros((M, 4, n))
         self.obs = np.zeros((M, self.obs_dim), dtype=np.float32)
-        self.arrs = np.zeros((H, M, n), dtype=np.int64)
-        self.chans = np.ones((H + 1, M, n), dtype=np.int64)
-        self.chan_obs = np.ones((H + 1, M, n), dtype=np.int64)
+        self.arrs = np.zeros((M, n, H), dtype=np.int64)
+        self.chans = np.ones((M, n, H + 1), dtype=np.int64)
+        self.chan_obs = self.chans
         self.rng_state = np.zeros(M, dtype=np.uint64)
         self.t = 0
         # channel sampling tables, validated once (the instance checked the kernels)
@@ -235,15 +243,15 @@ class BatchCore:
         """Draw every episode's exogenous randomness (arrivals, channels, sensing noise, uniforms)."""
         inst = self.instance
         M, n, H = self.M, self.n_users, self.horizon
-        self.arrs[:] = inst.arrivals.sample_many(rng, M, H, split=split).transpose(2, 0, 1)
+        self.arrs = np.ascontiguousarray(inst.arrivals.sample_many(rng, M, H, split=split), dtype=np.int64)
         paths = markov_paths(self._cum, self._c0cum, rng.random((M * n, H + 1)))
-        self.chans[:] = paths.reshape(M, n, H + 1).transpose(2, 0, 1)
+        self.chans = paths.reshape(M, n, H + 1)
         if self.obs_noise > 0:
-            swap = rng.random((H + 1, M, n)) < self.obs_noise
-            rand_c = rng.integers(1, inst.n_channels + 1, size=(H + 1, M, n))
-            self.chan_obs[:] = np.where(swap, rand_c, self.chans)
+            swap = rng.random((M, n, H + 1)) < self.obs_noise
+            rand_c = rng.integers(1, inst.n_channels + 1, size=(M, n, H + 1))
+            self.chan_obs = np.where(swap, rand_c, self.chans)
         else:
-            self.chan_obs[:] = self.chans
+            self.chan_obs = self.chans
         self.rng_state[:] = rng.integers(0, np.iinfo(np.int64).max, size=M, dtype=np.int64).astype(np.uint64)
         self.q[:] = 0
         self.t = 0
@@ -338,17 +346,17 @@ class SchedulingEnv(gym.Env):
     @property
     def channel(self) -> np.ndarray:
         """True channel states c_i(t) of the current slot (1-based); for full-information baselines."""
-        return self._core.chans[min(self._core.t, self.horizon), 0]
+        return self._core.chans[0, :, min(self._core.t, self.horizon)]
 
     @property
     def shown_channel(self) -> np.ndarray:
         """The channel states the observation shows (noisy when ``obs_noise > 0``)."""
-        return self._core.chan_obs[min(self._core.t, self.horizon), 0]
+        return self._core.chan_obs[0, :, min(self._core.t, self.horizon)]
 
     @property
     def arrivals(self) -> np.ndarray:
         """The episode's arrival sequence, shape (N, H) (drawn at reset, exogenous)."""
-        return self._core.arrs[:, 0, :].T
+        return self._core.arrs[0]
 
     # ----------------------------------------------------------------------------------- helpers
     def energies_to_action(self, energies: np.ndarray) -> np.ndarray:
@@ -409,7 +417,7 @@ class SchedulingEnv(gym.Env):
         if a.size != self.buffer_size:
             raise ValueError(f"action must have {self.buffer_size} entries (sum_i (tau_i + 1)), got {a.size}")
         core = self._core
-        chan = core.chans[core.t, 0]
+        chan = core.chans[0, :, core.t].copy()
         core.step(a.reshape(1, -1))
         truncated = core.t >= self.horizon
         self._needs_reset = truncated

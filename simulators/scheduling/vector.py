@@ -62,7 +62,7 @@ class SchedulingBatch:
     @property
     def channel(self) -> np.ndarray:
         """True channel states of the current slot, shape (M, N)."""
-        return self._core.chans[min(self._core.t, self.horizon)]
+        return self._core.chans[:, :, min(self._core.t, self.horizon)]
 
     def reset(self, seed: int | None = None, split: str | None = None) -> np.ndarray:
         """Start M new episodes; returns the observations (M, D)."""
@@ -82,7 +82,7 @@ class SchedulingBatch:
         if a.shape != (self.num_envs, self.buffer_size):
             raise ValueError(f"actions must have shape ({self.num_envs}, {self.buffer_size}), got {a.shape}")
         core = self._core
-        chan = core.chans[core.t]
+        chan = core.chans[:, :, core.t]
         core.step(a)
         truncated = core.t >= self.horizon
         self._needs_reset = truncated
