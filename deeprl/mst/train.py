@@ -148,6 +148,8 @@ class TrainConfig:
             raise ValueError(f"--mask-init {self.mask_init!r} is not 'random' or 'magnitude'")
         if not (self.device == "cpu" or self.device.startswith("cuda") or self.device == "mps"):
             raise ValueError(f"--device {self.device!r} is not cpu, cuda, cuda:N or mps")
+        if self.weight_decay is not None and not self.weight_decay >= 0:
+            raise ValueError(f"--weight-decay must be >= 0, got {self.weight_decay}")
         if self.lr is not None and not self.lr > 0:
             raise ValueError(f"--lr must be positive, got {self.lr}")
 
