@@ -79,17 +79,32 @@ class RSD4Agent:
         return best.squeeze(1).numpy(), {"actors": a_states, "critics": c_states}
 
     # ------------------------------------------------------------------------------ training
-    def _target_values(self, obs: torch.Tensor, prev_act: torch.Tensor, act: torch.Tensor, j: int
-                       ) -> torch.Tensor:
+    @staticmethod
+    @torch.no_grad()
+    def _burn_in(net: torch.nn.Module, batch: dict[str, torch.Tensor], critic: bool):
+        """Initial LSTM state after the burn-in prefix (no gradient, R2D2; spec §2.6), or None.
+
+        Rows without a prefix (windows that start at t = 0) keep the zero state.
+        """
+        if "pre_obs" not in batch or not hasattr(net, "lstm"):
+            return None
+        fn = net.memory if critic else net
+        _, (h, c) = fn(batch["pre_obs"], batch["pre_prev"])
+        keep = batch["has_prefix"].view(1, -1, 1)
+        return (h * keep, c * keep)
+
+    def _target_values(self, obs: torch.Tensor, prev_act: torch.Tensor, act: torch.Tensor, j: int,
+                       batch: dict[str, torch.Tensor] | None = None) -> torch.Tensor:
         """V(o_{t+1}) for t = 0..T-1 from target networks unrolled over o_0..o_T (spec §2.2-2.3)."""
         cfg = self.cfg
         # inputs at positions 0..T: o_t with a_{t-1}; positions 1..T are the next states
         prev_full = torch.cat([prev_act, act[:, -1:]], 1)  # a_{-1..T-1}
         actor_t = self.actor_targets[j if cfg.double_actor else 0]
-        a_next, _ = actor_t(obs, prev_full)
+        b = batch or {}
+        a_next, _ = actor_t(obs, prev_full, self._burn_in(actor_t, b, False))
         a_next = a_next[:, 1:]
         o_next = obs[:, 1:]
-        ms = [ct.memory(obs, prev_full)[0][:, 1:] for ct in self.critic_targets]
+        ms = [ct.memory(obs, prev_full, self._burn_in(ct, b, True))[0][:, 1:] for ct in self.critic_targets]
         if cfg.softmax:
             K = cfg.n_samples
             eps = torch.randn(*a_next.shape[:-1], K, a_next.shape[-1]) * cfg.target_sigma
@@ -112,6 +127,8 @@ class RSD4Agent:
 
         Each batch: ``obs`` (B, T+1, D), ``prev_act`` (B, T, A) = a_{-1..T-2}, ``act`` (B, T, A),
         ``reward`` (B, T) (eq. (8) at the current lambda), ``terminal`` (B, T), ``filled`` (B, T).
+        Truncated BPTT (spec §2.6): optional ``pre_obs``/``pre_prev`` (B, burn, .) and ``has_prefix`` (B,)
+        give a burn-in prefix that sets every network's initial state without gradient.
         """
         cfg = self.cfg
         self.iterations += 1
@@ -120,10 +137,10 @@ class RSD4Agent:
         for j, b in enumerate(batches):
             obs, prev, act = b["obs"], b["prev_act"], b["act"]
             with torch.no_grad():
-                v = self._target_values(obs, prev, act, j)
+                v = self._target_values(obs, prev, act, j, b)
                 y = b["reward"] + cfg.gamma * (1 - b["terminal"]) * v  # eq. (15)
             critic = self.critics[j]
-            q, _ = critic(obs[:, :-1], act, prev)
+            q, _ = critic(obs[:, :-1], act, prev, self._burn_in(critic, b, True))
             mask = b["filled"]
             loss = (((q - y) ** 2) * mask).sum() / mask.sum()
             self.critic_opts[j].zero_grad()
@@ -132,8 +149,8 @@ class RSD4Agent:
             stats[f"critic_loss_{j + 1}"] = loss.item()
             if policy_step and (cfg.double_actor or j == 0):
                 actor = self.actors[j]
-                a_pi, _ = actor(obs[:, :-1], prev)
-                m, _ = critic.memory(obs[:, :-1], prev)
+                a_pi, _ = actor(obs[:, :-1], prev, self._burn_in(actor, b, False))
+                m, _ = critic.memory(obs[:, :-1], prev, self._burn_in(critic, b, True))
                 q_pi = critic.head(obs[:, :-1], a_pi, m.detach())
                 a_loss = -(q_pi * mask).sum() / mask.sum()
                 self.actor_opts[j].zero_grad()

@@ -51,6 +51,9 @@ class RSD4Config:
     random_steps: int = 10_000
     expl_noise: float = 0.1
     obs_scale: float = 5.0  # counters enter the network divided by this [our choice]
+    # truncated BPTT (spec §2.6): 0 = whole episodes from the zero state (default, as the code)
+    bptt_window: int = 0
+    burn_in: int = 20
     # SD3 target (spec §2.3)
     n_samples: int = 50
     target_sigma: float = 0.2
@@ -87,6 +90,12 @@ class RSD4Config:
                      "td3_noise_clip"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be non-negative, got {getattr(self, name)!r}")
+        if not isinstance(self.bptt_window, int) or self.bptt_window < 0 or self.bptt_window > self.horizon:
+            raise ValueError(f"bptt_window must be an integer in [0, horizon={self.horizon}], got {self.bptt_window!r}")
+        if not isinstance(self.burn_in, int) or self.burn_in < 0:
+            raise ValueError(f"burn_in must be a non-negative integer, got {self.burn_in!r}")
+        if self.bptt_window and self.burn_in + self.bptt_window > self.horizon:
+            raise ValueError(f"burn_in + bptt_window must not exceed horizon={self.horizon}")
         if self.seed < 0:
             raise ValueError(f"seed must be a non-negative integer, got {self.seed}")
 

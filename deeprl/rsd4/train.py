@@ -118,8 +118,33 @@ class Trainer:
         if cfg.gamma >= 1.0:
             terminal[:, -1] = 1.0  # the code's terminal step at t = H (preset 'code')
         t = lambda x: torch.as_tensor(np.asarray(x, dtype=np.float32))  # noqa: E731
-        return {"obs": t(obs), "act": t(b["act"]), "prev_act": t(b["prev_act"]), "reward": t(reward),
-                "terminal": t(terminal), "filled": t(b["filled"])}
+        out = {"obs": obs, "act": b["act"], "prev_act": b["prev_act"], "reward": reward,
+               "terminal": terminal, "filled": b["filled"]}
+        if cfg.bptt_window:
+            out = self._windows(out)
+        return {k: t(v) for k, v in out.items()}
+
+    def _windows(self, full: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """Truncated BPTT (spec §2.6): one window of L steps per sequence, after a burn-in prefix.
+
+        Window starts s are uniform on {0} U [burn, H - L]; a window at s = 0 starts from the true zero
+        state (no prefix), the others get the ``burn`` steps before s as a no-gradient burn-in.
+        """
+        cfg = self.cfg
+        L, burn = cfg.bptt_window, cfg.burn_in
+        H = full["act"].shape[1]
+        choices = np.unique(np.r_[0, np.arange(burn, H - L + 1)])
+        starts = choices[self.rng.integers(0, choices.size, size=full["act"].shape[0])]
+        rows = np.arange(starts.size)[:, None]
+        win = starts[:, None] + np.arange(L)[None, :]
+        out = {k: full[k][rows, win] for k in ("act", "prev_act", "reward", "terminal", "filled")}
+        out["obs"] = full["obs"][rows, starts[:, None] + np.arange(L + 1)[None, :]]
+        if burn:
+            pre = np.maximum(starts[:, None] - burn, 0) + np.arange(burn)[None, :]
+            out["pre_obs"] = full["obs"][rows, pre]
+            out["pre_prev"] = full["prev_act"][rows, pre]
+            out["has_prefix"] = (starts >= burn).astype(np.float32)
+        return out
 
     # ------------------------------------------------------------------------------ checkpoints
     def state_dict(self) -> dict:
