@@ -70,6 +70,8 @@ def build_parser() -> CliParser:
     a.add_argument("--dual", choices=DUAL_MODES, default=d.dual, help="lambda: eq. (17) ascent or fixed")
     a.add_argument("--lam0", type=nonneg_float, default=d.lam0, help="initial (or fixed) lambda")
     a.add_argument("--hidden", type=positive_int, default=d.hidden)
+    a.add_argument("--user-features", choices=("ours", "index"), default=d.user_features,
+                   help="per-user features of eq. (9): ours, or the code's raw user index")
     a.add_argument("--bptt-window", type=nonneg_int, default=d.bptt_window,
                    help="truncated BPTT window L (0 = whole episodes, the default)")
     a.add_argument("--burn-in", type=nonneg_int, default=d.burn_in, help="burn-in steps before each window")
@@ -86,6 +88,7 @@ def config_from_args(args) -> RSD4Config:
         random_steps=args.random_steps, policy_delay=args.policy_delay, n_samples=args.n_samples,
         softmax_beta=args.softmax_beta, importance_sampling=args.importance_sampling, dual=args.dual,
         lam0=args.lam0, hidden=args.hidden, bptt_window=args.bptt_window, burn_in=args.burn_in,
+        user_features=args.user_features,
     )
 
 

@@ -51,6 +51,7 @@ class RSD4Config:
     random_steps: int = 10_000
     expl_noise: float = 0.1
     obs_scale: float = 5.0  # counters enter the network divided by this [our choice]
+    user_features: str = "ours"  # eq. (9): (beta/5, d/2, tau/tau_max) + g(t); "index": the code's raw index
     # truncated BPTT (spec §2.6): 0 = whole episodes from the zero state (default, as the code)
     bptt_window: int = 0
     burn_in: int = 20
@@ -72,6 +73,8 @@ class RSD4Config:
             raise ValueError(f"variant must be one of {', '.join(VARIANTS)}, got {self.variant!r}")
         if self.dual not in DUAL_MODES:
             raise ValueError(f"dual must be one of {', '.join(DUAL_MODES)}, got {self.dual!r}")
+        if self.user_features not in ("ours", "index"):
+            raise ValueError(f"user_features must be 'ours' or 'index', got {self.user_features!r}")
         if self.preset not in PRESETS:
             raise ValueError(f"preset must be one of {', '.join(PRESETS)}, got {self.preset!r}")
         for name in ("n_users", "episodes", "eval_every", "eval_episodes", "checkpoint_every", "hidden",

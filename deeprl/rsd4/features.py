@@ -3,6 +3,7 @@
 o_i(t) = [u_i, q_i(t) / obs_scale (zero-padded to tau_max + 1), c_i(t) / N_c (if observed), g(t)] with
 u_i = (beta_i / 5, d_i / 2, tau_i / tau_max) and g(t) = (lambda / lambda_max, mean backlog over users /
 (tau_max + 1)). The action of user i has tau_max + 1 entries; entries beyond tau_i are ignored.
+``user_features="index"`` gives the code's layout instead: u_i = the raw index i and no g(t).
 """
 
 from __future__ import annotations
@@ -15,15 +16,22 @@ from simulators.scheduling import SchedulingEnv
 class UserFeatures:
     """Builds (N, obs_dim) per-user observations from a :class:`SchedulingEnv`."""
 
-    def __init__(self, env: SchedulingEnv, obs_scale: float) -> None:
+    def __init__(self, env: SchedulingEnv, obs_scale: float, user_features: str = "ours") -> None:
+        if user_features not in ("ours", "index"):
+            raise ValueError(f"user_features must be 'ours' or 'index', got {user_features!r}")
         inst = env.instance
         self.env, self.scale = env, float(obs_scale)
         self.K = inst.tau_max + 1
-        self.u = np.stack([inst.beta / 5.0, inst.dist / 2.0, inst.tau / max(inst.tau_max, 1)], 1)
+        self.index = user_features == "index"
+        if self.index:
+            self.u = np.arange(env.n_users, dtype=np.float64)[:, None]
+        else:
+            self.u = np.stack([inst.beta / 5.0, inst.dist / 2.0, inst.tau / max(inst.tau_max, 1)], 1)
         self.partial = env.partial
-        self.obs_dim = 3 + self.K + (0 if self.partial else 1) + 2
+        self.obs_dim = self.u.shape[1] + self.K + (0 if self.partial else 1) + (0 if self.index else 2)
         self.act_dim = self.K
-        self.lam_index = self.obs_dim - 2  # g(t)[0] = lambda / lambda_max (rewritten at sampling time)
+        # g(t)[0] = lambda / lambda_max, rewritten with the current lambda at sampling time (None: no g)
+        self.lam_index = None if self.index else self.obs_dim - 2
         self.lam_max = inst.lam_max
         self.n_channels = inst.n_channels
 
@@ -33,9 +41,9 @@ class UserFeatures:
         parts = [self.u, q / self.scale]
         if not self.partial:
             parts.append((env.shown_channel / self.n_channels)[:, None])
-        backlog = q.sum() / env.n_users / self.K
-        g = np.broadcast_to(np.array([lam / self.lam_max, backlog]), (env.n_users, 2))
-        parts.append(g)
+        if not self.index:
+            backlog = q.sum() / env.n_users / self.K
+            parts.append(np.broadcast_to(np.array([lam / self.lam_max, backlog]), (env.n_users, 2)))
         return np.concatenate(parts, 1).astype(np.float32)
 
     def to_env_action(self, user_actions: np.ndarray) -> np.ndarray:

@@ -53,7 +53,7 @@ class Trainer:
         self.rng = seed_everything(cfg.seed)
         self.env = build_env(cfg)
         self.inst = self.env.instance
-        self.feat = UserFeatures(self.env, cfg.obs_scale)
+        self.feat = UserFeatures(self.env, cfg.obs_scale, cfg.user_features)
         self.agent = RSD4Agent(self.feat.obs_dim, self.feat.act_dim, cfg)
         H, D, A = cfg.horizon, self.feat.obs_dim, self.feat.act_dim
         self.replay = EpisodeReplay(cfg.buffer_episodes, H, {
@@ -112,7 +112,8 @@ class Trainer:
         cfg = self.cfg
         b = self.replay.sample(cfg.batch_size, self.rng)
         obs = b["obs"].copy()
-        obs[..., self.feat.lam_index] = self.dual.lam / self.feat.lam_max  # current lambda (spec §2.6)
+        if self.feat.lam_index is not None:
+            obs[..., self.feat.lam_index] = self.dual.lam / self.feat.lam_max  # current lambda (spec §2.6)
         reward = b["beta"] * b["S"] - self.dual.lam * b["E"]  # eq. (8) recomputed at sampling time
         terminal = np.zeros_like(reward)
         if cfg.gamma >= 1.0:

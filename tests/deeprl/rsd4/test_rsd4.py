@@ -157,3 +157,15 @@ def test_truncated_bptt_burn_in_reproduces_the_full_history(tmp_path):
     assert np.isfinite(stats["critic_loss_1"])
     with pytest.raises(ValueError, match="bptt_window"):
         small_cfg(bptt_window=50)
+
+
+def test_user_features_layouts(tmp_path):
+    ours = Trainer(small_cfg(), tmp_path / "a")
+    code = Trainer(small_cfg(user_features="index"), tmp_path / "b")
+    ours.env.reset(seed=0)
+    code.env.reset(seed=0)
+    o, c = ours.feat(0.2), code.feat(0.2)
+    K = ours.inst.tau_max + 1
+    assert o.shape == (2, 3 + K + 2) and c.shape == (2, 1 + K)  # partial: no channel entry
+    assert c[:, 0].tolist() == [0.0, 1.0]
+    assert np.allclose(o[:, ours.feat.lam_index], 0.2 / ours.inst.lam_max)
