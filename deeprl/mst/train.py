@@ -625,9 +625,9 @@ def build_run(cfg: TrainConfig, out: str | Path | None = None, resume: str | Pat
         rp = Path(resume)
         run_dir = rp if rp.is_dir() else rp.parent.parent
     cfg = cfg.resolved()
-    info, device = init_distributed(cfg.device)
     if cfg.device.startswith("cuda") and not torch.cuda.is_available():
-        raise ValueError("--device cuda requested but CUDA is not available")
+        raise ValueError(f"--device {cfg.device} requested but CUDA is not available (use --device cpu)")
+    info, device = init_distributed(cfg.device)
     if info.main:
         data_path = prepare(cfg.data, cfg.data_dir, cfg.tokenizer)
     data_path = _bcast_obj(info, str(data_path) if info.main else None)
