@@ -3,6 +3,7 @@ with a 10-90% band, log-log axes, a c sqrt(K) guide and the bound's shape."""
 
 from __future__ import annotations
 
+import textwrap
 from pathlib import Path
 
 import matplotlib
@@ -17,6 +18,12 @@ from provable import bounds  # noqa: E402
 __all__ = ["plot_regret_vs_K", "plot_scaling", "plot_alpha"]
 
 Curves = dict[str, tuple[np.ndarray, np.ndarray]]
+#: line styles per algorithm, so that coinciding curves (e.g. every algorithm on the hard instance) stay visible
+LINESTYLES = ["-", "--", "-.", ":", (0, (5, 1, 1, 1))]
+
+
+def _title(text: str) -> str:
+    return textwrap.fill(text, 80)
 
 
 def _band(R: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -39,7 +46,8 @@ def plot_regret_vs_K(path: str | Path, curves: Curves, d: int, H: int, title: st
     for i, (algo, (K, R)) in enumerate(curves.items()):
         c = colors[i % len(colors)]
         med, lo, hi = _band(R)
-        ax.plot(K, _pos(med), color=c, lw=2, label=f"{algo} (median, n={np.atleast_2d(R).shape[0]})")
+        ax.plot(K, _pos(med), color=c, lw=2.5 - 0.4 * (i % 4), ls=LINESTYLES[i % len(LINESTYLES)],
+                label=f"{algo} (median, n={np.atleast_2d(R).shape[0]})")
         ax.fill_between(K, _pos(lo), _pos(hi), color=c, alpha=0.2)
         top = max(top, float(med[-1]))
         B = np.asarray(bounds.bound_shape(algo, d, H, K, alpha), dtype=float)
@@ -48,7 +56,8 @@ def plot_regret_vs_K(path: str | Path, curves: Curves, d: int, H: int, title: st
         scale = med[j] / B[j] if B[j] > 0 and med[j] > 0 else 1.0
         ax.plot(K, _pos(scale * B), color=c, ls=":", lw=1, label=f"{name} (scaled to meet at K={K[j]:.0f})")
         r_med, r_lo, r_hi = _band(np.atleast_2d(R) / B)
-        ax2.plot(K, r_med, color=c, lw=2, label=f"{algo}: R/[{name}]")
+        ax2.plot(K, r_med, color=c, lw=2.5 - 0.4 * (i % 4), ls=LINESTYLES[i % len(LINESTYLES)],
+                 label=f"{algo}: R/[{name}]")
         ax2.fill_between(K, r_lo, r_hi, color=c, alpha=0.2)
     kk = np.geomspace(kmin, kmax, 50)
     if top > 0:
@@ -57,7 +66,7 @@ def plot_regret_vs_K(path: str | Path, curves: Curves, d: int, H: int, title: st
     ax.set_yscale("log")
     ax.set_xlabel("K (episodes)")
     ax.set_ylabel("cumulative exact regret R_K")
-    ax.set_title(title, fontsize=9)
+    ax.set_title(_title(title), fontsize=9)
     ax.legend(fontsize=7)
     ax.grid(True, which="both", alpha=0.3)
     ax2.set_xscale("log")
@@ -84,7 +93,8 @@ def plot_scaling(path: str | Path, var: str, curves: Curves, K: int, title: str)
     for i, (algo, (vals, R)) in enumerate(curves.items()):
         c = colors[i % len(colors)]
         med, lo, hi = _band(R)
-        ax.plot(vals, _pos(med), "o-", color=c, lw=2, label=f"{algo} (median)")
+        ax.plot(vals, _pos(med), marker="o", color=c, lw=2.5 - 0.4 * (i % 4), ls=LINESTYLES[i % len(LINESTYLES)],
+                label=f"{algo} (median)")
         ax.fill_between(vals, _pos(lo), _pos(hi), color=c, alpha=0.2)
         e = bounds.EXPONENTS.get(algo, bounds.EXPONENTS["lower"])[var]
         guide = med[0] * (np.asarray(vals, dtype=float) / vals[0]) ** e
@@ -97,7 +107,7 @@ def plot_scaling(path: str | Path, var: str, curves: Curves, K: int, title: str)
     ax.xaxis.set_major_formatter(ScalarFormatter())
     ax.xaxis.set_minor_formatter(NullFormatter())
     ax.set_ylabel(f"cumulative exact regret at K={K}")
-    ax.set_title(title, fontsize=9)
+    ax.set_title(_title(title), fontsize=9)
     ax.legend(fontsize=7)
     ax.grid(True, which="both", alpha=0.3)
     fig.tight_layout()
@@ -138,7 +148,7 @@ def plot_alpha(path: str | Path, data: dict[str, dict[float, tuple[np.ndarray, n
     ax.set_yscale("log")
     ax.set_xlabel("K (episodes)")
     ax.set_ylabel("cumulative exact iterated-CVaR regret")
-    ax.set_title(title, fontsize=9)
+    ax.set_title(_title(title), fontsize=9)
     ax.legend(fontsize=6)
     ax.grid(True, which="both", alpha=0.3)
     ax2.set_xscale("log")
