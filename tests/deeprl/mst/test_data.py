@@ -93,3 +93,13 @@ def test_shakespeare_corpus_split_by_play(tmp_path: Path) -> None:
     assert not set(meta["train_sources"]) & set(meta["val_sources"])
     assert 70 <= meta["vocab_size"] <= 85
     assert 0.05 < meta["val_tokens"] / (meta["train_tokens"] + meta["val_tokens"]) < 0.15
+
+
+@pytest.mark.skipif(importlib.util.find_spec("tokenizers") is None, reason="tokenizers not installed")
+def test_bpe_option_round_trips(tmp_path: Path) -> None:
+    corpus = data.load_corpus(data.prepare("fixture", tmp_path, tokenizer="bpe"))
+    assert corpus.vocab_size == 256 + data.BPE_MERGES
+    text = data.FIXTURE.read_text()
+    assert corpus.tokenizer.decode(corpus.train[:100].tolist()) == text[: len(corpus.tokenizer.decode(
+        corpus.train[:100].tolist()))]
+    assert len(corpus.train) < 0.5 * len(text)          # merges compress the text
