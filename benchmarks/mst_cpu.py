@@ -165,6 +165,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--threads", type=positive_int, default=2)
     p.add_argument("--estimate", action="store_true", help="measure s/iteration and print the projected time")
     p.add_argument("--smoke", action="store_true", help="tiny config, fixture data, 40 iterations (CI)")
+    p.add_argument("--summarise-only", action="store_true",
+                   help="only tabulate the finished runs under --out (no training)")
     ns = p.parse_args(argv)
     torch.set_num_threads(ns.threads)
     config, data, steps = ns.config, ns.data, ns.steps
@@ -198,6 +200,10 @@ def main(argv: list[str] | None = None) -> int:
             if v.startswith("mst-") and seed != ns.seeds[0]:
                 continue  # ablations: first seed only (§7 run 4)
             cfg = variant_config(v, dict(base, seed=seed), steps, mst_ratio, rigl_s)
+            if ns.summarise_only:
+                done = out / v / f"{cfg.config}-{cfg.method}-seed{seed}" / "result.json"
+                if not done.exists():
+                    continue
             res = run_one(cfg, out / v)
             results.setdefault(v, {})[seed] = res
             print(f"{v} seed {seed}: val {res['final_val_loss']:.4f}, FLOPs ratio {res['flops_ratio']:.3f}, "
