@@ -23,6 +23,7 @@ observed (``partial=True``, spec §1.7): the channel is not shown. ``info`` carr
 
 from __future__ import annotations
 
+import inspect
 from typing import Any
 
 import gymnasium as gym
@@ -33,7 +34,16 @@ from gymnasium import spaces
 from .channels import initial_law, markov_paths
 from .instances import SchedulingInstance, make_instance
 
-__all__ = ["SchedulingEnv", "binomial_from_uniform"]
+__all__ = ["SchedulingEnv", "binomial_from_uniform", "check_instance_kwargs"]
+
+
+def check_instance_kwargs(kwargs: dict) -> None:
+    """Raise ValueError naming any keyword that neither the env nor :func:`make_instance` accepts."""
+    allowed = set(inspect.signature(make_instance).parameters) - {"seed"}
+    unknown = sorted(set(kwargs) - allowed)
+    if unknown:
+        raise ValueError(f"unknown scheduling parameter(s) {unknown}; env parameters: partial, obs_noise, "
+                         f"lam, split, instance_seed; instance parameters: {', '.join(sorted(allowed))}")
 
 _BINOM_EXACT_MAX = 1000
 _PER_PACKET_MAX = 12
@@ -304,6 +314,7 @@ class SchedulingEnv(gym.Env):
         if render_mode is not None:
             raise ValueError(f"render_mode must be None (no rendering), got {render_mode!r}")
         if instance is None:
+            check_instance_kwargs(instance_kwargs)
             instance = make_instance(instance_seed, **instance_kwargs)
         elif instance_kwargs:
             raise ValueError(f"give either instance or instance parameters, not both: {sorted(instance_kwargs)}")

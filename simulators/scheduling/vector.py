@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from .env import BatchCore
+from .env import BatchCore, check_instance_kwargs
 from .instances import SchedulingInstance, make_instance
 
 __all__ = ["SchedulingBatch"]
@@ -29,6 +29,7 @@ class SchedulingBatch:
                  partial: bool = False, obs_noise: float = 0.0, lam: float = 1.0, split: str = "train",
                  instance_seed: int = 0, **instance_kwargs: Any) -> None:
         if instance is None:
+            check_instance_kwargs(instance_kwargs)
             instance = make_instance(instance_seed, **instance_kwargs)
         elif instance_kwargs:
             raise ValueError(f"give either instance or instance parameters, not both: {sorted(instance_kwargs)}")

@@ -182,6 +182,8 @@ def test_bad_env_parameters_and_actions():
         SchedulingEnv(lam=-1)
     with pytest.raises(ValueError, match="partial"):
         SchedulingEnv(partial="yes")
+    with pytest.raises(ValueError, match="n_user"):
+        SchedulingEnv(n_user=3)  # a typo is named, not a TypeError
     env = SchedulingEnv()
     with pytest.raises(RuntimeError, match="reset"):
         env.step(np.zeros(env.buffer_size))
