@@ -22,6 +22,7 @@ from __future__ import annotations
 import math
 import os
 import platform
+import shutil
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -318,28 +319,31 @@ def _assemble(args: Any, argv: Sequence[str] | None, params: dict[str, Any], k_t
     desc = ", ".join(f"{k}={v}" for k, v in shown.items())
     inst_desc = f"{args.instance} ({desc})" + (" K-tuned: rebuilt per K" if k_tuned and args.sweep == "K" else "")
     fig_dir = Path(args.figures)
-    for where in (out, fig_dir):
-        if args.sweep == "K":
-            if len(args.alpha) > 1:
-                per_algo = {algo: {a: curves_K[a][algo] for a in curves_K if algo in curves_K[a]}
-                            for algo in args.algo}
-                figs.append(str(plots.plot_alpha(where / f"{stem}.png", per_algo, d_feat, H,
-                                                 f"{inst_desc}; seeds={args.seeds}")))
-                for a in args.alpha:
-                    figs.append(str(plots.plot_regret_vs_K(where / f"{stem}_K_alpha{_akey(a)}.png",
-                                                           curves_K[a], d_feat, H,
-                                                           f"{inst_desc}, alpha={a:g}", a)))
-            else:
-                a = args.alpha[0]
-                figs.append(str(plots.plot_regret_vs_K(
-                    where / f"{stem}.png", curves_K[a], d_feat, H,
-                    f"{inst_desc}; d_feat={d_feat}, H={H}, seeds={args.seeds}, preset={args.preset}, "
-                    f"bonus_scale={args.bonus_scale if args.bonus_scale is not None else 1}")))
+    where = out  # drawn once in the run folder, then copied to the figures folder
+    if args.sweep == "K":
+        if len(args.alpha) > 1:
+            per_algo = {algo: {a: curves_K[a][algo] for a in curves_K if algo in curves_K[a]}
+                        for algo in args.algo}
+            figs.append(str(plots.plot_alpha(where / f"{stem}.png", per_algo, d_feat, H,
+                                             f"{inst_desc}; seeds={args.seeds}")))
+            for a in args.alpha:
+                figs.append(str(plots.plot_regret_vs_K(where / f"{stem}_K_alpha{_akey(a)}.png",
+                                                       curves_K[a], d_feat, H,
+                                                       f"{inst_desc}, alpha={a:g}", a)))
         else:
-            for a, cv in curves_var.items():
-                suffix = "" if len(curves_var) == 1 else f"_alpha{_akey(a)}"
-                figs.append(str(plots.plot_scaling(where / f"{stem}{suffix}.png", args.sweep, cv, args.K,
-                                                   f"{inst_desc}; K={args.K}, alpha={a:g}, seeds={args.seeds}")))
+            a = args.alpha[0]
+            figs.append(str(plots.plot_regret_vs_K(
+                where / f"{stem}.png", curves_K[a], d_feat, H,
+                f"{inst_desc}; d_feat={d_feat}, H={H}, seeds={args.seeds}, preset={args.preset}, "
+                f"bonus_scale={args.bonus_scale if args.bonus_scale is not None else 1}")))
+    else:
+        for a, cv in curves_var.items():
+            suffix = "" if len(curves_var) == 1 else f"_alpha{_akey(a)}"
+            figs.append(str(plots.plot_scaling(where / f"{stem}{suffix}.png", args.sweep, cv, args.K,
+                                               f"{inst_desc}; K={args.K}, alpha={a:g}, seeds={args.seeds}")))
+    fig_dir.mkdir(parents=True, exist_ok=True)
+    for f in list(figs):
+        figs.append(str(shutil.copy2(f, fig_dir / Path(f).name)))
     meta = {
         "command": command_line(["regret", *(argv or [])], "provable"),
         "created_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
