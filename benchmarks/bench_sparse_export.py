@@ -71,6 +71,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--reps", type=positive_int, default=300, help="timed calls per measurement")
     ap.add_argument("--blocks", type=positive_int, default=20, help="interleaved timing blocks")
     ap.add_argument("--stat", choices=("min", "median"), default="min", help="block statistic")
+    ap.add_argument("--clock", choices=("wall", "cpu"), default="wall",
+                    help="wall-clock (default) or process CPU time (load-robust proxy, meaningful with 1 thread)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", default="runs/bench_sparse_export", help="results folder (a fresh subfolder)")
     args = ap.parse_args(argv)
@@ -86,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
             for s in args.sparsities:
                 dense = build(s, args.seed).eval()
                 for b in args.batches:
-                    auto = export_sparse_inference(dense, min_sparsity=0.5, batch_size=b, reps=100)
+                    auto = export_sparse_inference(dense, min_sparsity=0.5, batch_size=b, reps=100, clock=args.clock)
                     csr = export_sparse_inference(dense, min_sparsity=0.5, batch_size=b, force="csr")
                     nb = export_sparse_inference(dense, min_sparsity=0.5, batch_size=b, force="numba")
                     x = torch.randn(b, n_in, generator=torch.Generator().manual_seed(args.seed))
@@ -95,7 +97,8 @@ def main(argv: list[str] | None = None) -> int:
                         err = max(float((m(x) - y).abs().max()) for m in (csr, nb, auto))
                     t = time_calls({"dense": lambda d=dense, x=x: d(x), "csr": lambda f=csr, x=x: f(x),
                                      "numba": lambda f=nb, x=x: f(x), "auto": lambda a=auto, x=x: a(x)},
-                                    args.reps, max(10, args.reps // 10), blocks=args.blocks, stat=args.stat)
+                                    args.reps, max(10, args.reps // 10), blocks=args.blocks, stat=args.stat,
+                                    clock=args.clock)
                     rows.append({
                         "case": case, "sparsity": s, "batch": b, "threads": th,
                         "dense_us": t["dense"], "csr_us": t["csr"], "numba_us": t["numba"], "auto_us": t["auto"],
