@@ -414,9 +414,9 @@ class VarianceAwareLSVI(Agent):
     def observe(self, states: np.ndarray, actions: np.ndarray, rewards: np.ndarray) -> None:
         """Add the episode to the regressions with weights 1 or sigma_bar^{-2} (eqs. (8), (14e), (35))."""
         s, a, r = self._check_episode(states, actions, rewards)
-        if not self._planned:  # weights use the estimates in force during the episode (spec §4.2)
-            self._plan()
         c = self.config
+        if c.weighted and not self._planned:  # weights use the estimates in force during the episode (§4.2)
+            self._plan()
         X = self.phi[s[:-1], a]  # (H, d) visited features
         if c.weighted:
             self.last_sigma_bar = _sigma_bars(X, self._inv, self.w_hat, self.w_check, self.w_tilde,
