@@ -3,9 +3,10 @@
 Both run the same system (RSD4 spec §1: transmit with eq. (5), shift/expire eqs. (2)-(3), arrivals,
 Markov channel step, reward eq. (8)) for whole episodes of H = 100 slots with 20 users (preset
 ``code``: Poisson arrivals A ~ U{2..5}, tau ~ U{1..6}) under the same fixed policy (every packet gets
-energy 0.5). The reference keeps each packet as a Python object with its remaining lifetime and
-draws one uniform per packet. Two vectorised rows: the gymnasium ``SchedulingEnv`` (reset + 100
-``step`` calls, one Numba kernel per step, so ~5-10 us of Python call overhead per step remains), and
+energy 0.5, given as a per-counter table to both). The reference keeps each packet as a Python object
+with its remaining lifetime, looks up its energy, and draws one uniform per packet against eq. (5).
+Two vectorised rows: the gymnasium ``SchedulingEnv`` (reset + 100 ``step`` calls, one Numba kernel
+per step, so ~5-10 us of Python call overhead per step remains), and
 ``SchedulingBatch`` (``--batch`` episodes in lock-step, one kernel call per slot for all of them; time
 per episode = batch time / batch size). All are timed in the same process, interleaved, best of
 ``--repeats``, in CPU time of the process (``time.process_time``; the machine is shared, so wall time
@@ -31,8 +32,12 @@ from simulators.scheduling import SchedulingEnv, make_instance  # noqa: E402
 from simulators.scheduling.vector import SchedulingBatch  # noqa: E402
 
 
-def python_episode(inst, energy: float, lam: float, seed: int) -> tuple[float, float]:
-    """One episode of the same system, packet by packet, in pure Python (the reference)."""
+def python_episode(inst, energies: list[list[float]], lam: float, seed: int) -> tuple[float, float]:
+    """One episode of the same system, packet by packet, in pure Python (the reference).
+
+    ``energies[i][k]`` is the per-packet energy of user i's packets with k slots left (the same action
+    space as the env); each packet's success probability is eq. (5) at its own energy.
+    """
     rnd = random.Random(seed)
     n, H, nc = inst.n_users, inst.horizon, inst.n_channels
     tau = [int(x) for x in inst.tau]
@@ -45,13 +50,15 @@ def python_episode(inst, energy: float, lam: float, seed: int) -> tuple[float, f
     total_r = total_e = 0.0
     for _t in range(H):
         for i in range(n):
-            p = math.tanh(energy / (kd[i] * (chan[i] + 1)))
+            kc = kd[i] * (chan[i] + 1)
+            e_i = energies[i]
             kept = []
             s = 0
             e_used = 0.0
             for k in queues[i]:
-                e_used += energy
-                if rnd.random() < p:
+                e = e_i[k]
+                e_used += e
+                if rnd.random() < math.tanh(e / kc):
                     s += 1
                 elif k > 0:
                     kept.append(k - 1)  # shift toward index 0; k == 0 expires
@@ -105,6 +112,7 @@ def main(argv: list[str] | None = None) -> int:
     energy = 0.5
     action = env.energies_to_action(np.full(env.buffer_size, energy))
     actions = np.tile(action, (args.batch, 1))
+    table = [[energy] * (int(t) + 1) for t in inst.tau]
     env_episode(env, action, 0)  # JIT warm-up (cached on disk after the first run)
     batch_episodes(batch, actions, 0)
     rows = {"py": [], "env": [], "batch": []}
@@ -113,7 +121,7 @@ def main(argv: list[str] | None = None) -> int:
         base = args.seed * 10_000 + rep * 1000
         t0 = time.process_time()
         for ep in range(args.episodes):
-            r, e = python_episode(inst, energy, 1.0, base + ep)
+            r, e = python_episode(inst, table, 1.0, base + ep)
             sums["py"][0] += r
             sums["py"][1] += e
             sums["py"][2] += 1
