@@ -161,6 +161,8 @@ def make_instance(
     period: int = 10,
     periodic_mode: str = "square",
     trace_path: str | os.PathLike[str] | None = None,
+    train_fraction: float = 0.8,
+    mmpp: tuple[float, float, float] = (0.5, 1.5, 0.05),
     n_channels: int = 4,
     rho: float = 0.0,
     kernel: np.ndarray | None = None,
@@ -177,7 +179,8 @@ def make_instance(
 
     Every argument left at ``None`` takes the preset's value; explicit ``tau``/``beta``/``dist``/
     ``rates``/``kernel`` override the draws. ``homogeneous`` sets beta = d = 1. The budget defaults to
-    ``budget_factor * sum_i A_i``.
+    ``budget_factor * sum_i A_i``. ``mmpp`` = (low, high, switch) of the synthetic MMPP-2 arrivals;
+    ``train_fraction`` is the trace's train/eval split.
     """
     if preset not in PRESETS:
         raise ValueError(f"preset must be one of {', '.join(PRESETS)}, got {preset!r}")
@@ -244,11 +247,13 @@ def make_instance(
     elif arrival == "periodic":
         proc = PeriodicArrivals(rate_arr, period=period, mode=periodic_mode)
     elif arrival == "mmpp":
-        proc = MMPPArrivals(rate_arr)
+        if len(mmpp) != 3:
+            raise ValueError(f"mmpp must be (low, high, switch), got {mmpp!r}")
+        proc = MMPPArrivals(rate_arr, low=float(mmpp[0]), high=float(mmpp[1]), switch=float(mmpp[2]))
     else:
         if trace_path is None:
             raise ValueError("arrival='trace' needs trace_path (a CSV: rows are users, columns are slots)")
-        proc = TraceArrivals.from_csv(trace_path).restrict(n)
+        proc = TraceArrivals.from_csv(trace_path, train_fraction=train_fraction).restrict(n)
 
     if kernel is not None:
         K = validate_kernel(kernel, "kernel")
