@@ -13,6 +13,7 @@ ray = pytest.importorskip("ray")
 
 
 @pytest.mark.ray
+@pytest.mark.slow
 def test_ray_backend_matches_local() -> None:
     jobs = [RunConfig(algo=a, seed=s, instance="hard", K=48, params={"d": 3, "H": 3, "K": 48},
                       hyper={"bonus_scale": 0.05}) for a in ("lsvi-ucb", "lsvi-ucb-plus") for s in (0, 1)]
