@@ -129,12 +129,9 @@ def test_dispatcher_help_and_unknown(capsys):
     assert err.count("\n") == 1 and "unknown subcommand" in err
 
 
-def test_inspect_as_subprocess(checkpoint):
-    path = checkpoint[0]
-    r = subprocess.run([sys.executable, "-m", "deeprl", "inspect", str(path), "--json"], cwd=ROOT,
-                       capture_output=True, text=True, timeout=120)
-    assert r.returncode == 0, r.stderr
-    assert json.loads(r.stdout)["actor"]["density"] == pytest.approx(0.1, abs=1e-3)
+def test_dispatch_inspect_in_process_and_bad_path_subprocess(checkpoint, capsys):
+    assert deeprl_main(["inspect", str(checkpoint[0]), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["actor"]["density"] == pytest.approx(0.1, abs=1e-3)
     r = subprocess.run([sys.executable, "-m", "deeprl", "inspect", "/no/such/file"], cwd=ROOT,
                        capture_output=True, text=True, timeout=120)
     assert r.returncode == 2 and r.stderr.count("\n") == 1 and "Traceback" not in r.stderr
