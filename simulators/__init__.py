@@ -3,7 +3,10 @@
     import simulators
     from simulators import LinearMDP, make_instance, INSTANCES, cvar, dp, rollout
 
-Importing the package registers the gymnasium env ``simulators/LinearMDP-v0``. No learning code here;
+Importing the package registers the gymnasium envs ``simulators/LinearMDP-v0`` and the scheduling
+system's ``simulators/Scheduling-v0``, ``SchedulingPO-v0`` (channel hidden) and ``SchedulingNoisy-v0``
+(:mod:`simulators.scheduling`, imported lazily by ``gymnasium.make``). Multi-agent tasks are in
+:mod:`simulators.marl` (PettingZoo; needs the ``marl`` extra). No learning code here;
 ``simulators`` never imports ``provable``, ``deeprl`` or ``proofs_checks`` (nor torch).
 """
 

@@ -97,7 +97,22 @@ class LinearMDPEnv(gym.Env):
         return None
 
 
+#: the scheduling system's ids (RSD4 spec §1.7) -> default keyword arguments of ``SchedulingEnv``
+SCHEDULING_ENV_IDS: dict[str, dict[str, object]] = {
+    "simulators/Scheduling-v0": {},  # channel observed
+    "simulators/SchedulingPO-v0": {"partial": True},  # channel hidden
+    "simulators/SchedulingNoisy-v0": {"obs_noise": 0.1},  # channel observed through sensing noise
+}
+
+
 def register() -> None:
-    """Register ``simulators/LinearMDP-v0`` (idempotent)."""
+    """Register every gymnasium id of the package (idempotent).
+
+    ``simulators/LinearMDP-v0`` and the scheduling ids of :data:`SCHEDULING_ENV_IDS`. Entry points are
+    strings, so registering does not import ``simulators.scheduling`` (gymnasium imports it on ``make``).
+    """
     if ENV_ID not in gym.registry:
         gym.register(id=ENV_ID, entry_point="simulators.gym_envs:LinearMDPEnv")
+    for env_id, kwargs in SCHEDULING_ENV_IDS.items():
+        if env_id not in gym.registry:
+            gym.register(id=env_id, entry_point="simulators.scheduling.env:SchedulingEnv", kwargs=dict(kwargs))

@@ -1,6 +1,7 @@
 """Multi-user delay-constrained scheduling system (RSD4 spec §1) and its model-based baselines (§3).
 
-Importing the package registers the gymnasium ids
+``import simulators`` registers the gymnasium ids (``simulators.gym_envs``; the package itself is only
+imported when an env is made)
 - ``simulators/Scheduling-v0``: channel observed (spec §1.7 "full");
 - ``simulators/SchedulingPO-v0``: channel hidden (``partial=True``);
 - ``simulators/SchedulingNoisy-v0``: channel observed through sensing noise (``obs_noise=0.1``).
@@ -9,8 +10,7 @@ Every keyword of :class:`SchedulingEnv` / :func:`make_instance` can be passed to
 
 from __future__ import annotations
 
-import gymnasium as gym
-
+from ..gym_envs import SCHEDULING_ENV_IDS
 from .arrivals import (
     SYNTHETIC_LABEL,
     ArrivalProcess,
@@ -26,20 +26,8 @@ from .channels import random_kernel, stationary_distribution, sticky_kernel, suc
 from .env import SchedulingEnv
 from .instances import SchedulingInstance, make_instance
 
-ENV_IDS = {
-    "simulators/Scheduling-v0": {},
-    "simulators/SchedulingPO-v0": {"partial": True},
-    "simulators/SchedulingNoisy-v0": {"obs_noise": 0.1},
-}
-
-
-def _register() -> None:
-    for env_id, kwargs in ENV_IDS.items():
-        if env_id not in gym.registry:
-            gym.register(id=env_id, entry_point="simulators.scheduling.env:SchedulingEnv", kwargs=kwargs)
-
-
-_register()
+# The ids are registered by ``import simulators`` (simulators.gym_envs.register); re-exported here.
+ENV_IDS = SCHEDULING_ENV_IDS
 
 __all__ = [
     "ENV_IDS", "SYNTHETIC_LABEL", "ArrivalProcess", "BernoulliArrivals", "MMPPArrivals", "PeriodicArrivals",
