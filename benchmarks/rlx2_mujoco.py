@@ -58,6 +58,7 @@ SPARSITY = {"Hopper": (0.98, 0.95), "HalfCheetah": (0.90, 0.85), "Walker2d": (0.
 BASE = ["--multistep", "off", "--dynamic-buffer", "off"]
 METHODS: dict[str, list[str]] = {
     "dense": ["--dense", *BASE],
+    "tiny": ["--dense", *BASE],  # + --hidden/--critic-hidden from eq. (26), see tiny_args
     "ss": ["--topology", "static", *BASE],
     "set": ["--topology", "set", *BASE],
     "rigl": ["--topology", "rigl", *BASE],
@@ -140,7 +141,19 @@ def run_args(env: str, method: str, seed: int, budget: dict[str, int], run_dir: 
         "--out",
         str(run_dir),
         *METHODS[method],
+        *(tiny_args(env, sa, sc) if method == "tiny" else []),
     ]
+
+
+def tiny_args(env: str, sa: float, sc: float) -> list[str]:
+    """Widths of the dense Tiny actor and critic with the sparse nets' parameter counts (spec eq. 26)."""
+    from deeprl.rlx2.networks import tiny_width
+    from deeprl.rlx2.train import make_env
+
+    e = make_env(env)
+    n_obs, n_act = e.observation_space.shape[0], e.action_space.shape[0]
+    e.close()
+    return ["--hidden", str(tiny_width(n_obs, n_act, sa)), "--critic-hidden", str(tiny_width(n_obs + n_act, 1, sc))]
 
 
 def launch(args: list[str], run_dir: Path) -> dict[str, Any]:

@@ -6,6 +6,7 @@ Dense TD3/SAC, static sparse (SS), SET, RigL and full RLx2 are the same code pat
   static sparse (SS)  --topology static --multistep off --dynamic-buffer off
   SET / RigL          --topology set|rigl --multistep off --dynamic-buffer off
   RLx2 (default)      --topology rigl --multistep delayed --n-step 3 --dynamic-buffer on
+  Tiny (dense, eq. 26) --dense --hidden h_actor --critic-hidden h_critic --multistep off --dynamic-buffer off
 
 Budget-dependent defaults (topology interval, n-step switch, buffer minimum) follow spec §2.5's scaling
 rule from --total-steps. Resume an interrupted run with ``--resume RUN_DIR``.
@@ -67,6 +68,7 @@ def build_parser() -> CliParser:
     g.add_argument("--device", default=d.device, help="torch device, e.g. cpu or cuda (default %(default)s)")
     g.add_argument("--threads", type=positive_int, default=d.threads, help="torch CPU threads")
     g.add_argument("--hidden", type=positive_int, default=d.hidden, help="hidden width (Tiny baseline: eq. 26)")
+    g.add_argument("--critic-hidden", type=positive_int, default=None, help="critic hidden width (default --hidden)")
     g.add_argument("--resume", default=None, metavar="RUN_DIR",
                    help="continue the run in RUN_DIR from its latest checkpoint (other options ignored)")
     g.add_argument("--stop-after", type=positive_int, default=None, metavar="N",

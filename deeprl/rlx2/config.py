@@ -37,6 +37,7 @@ class RLx2Config:
     device: str = "cpu"
     threads: int = 1
     hidden: int = 256
+    critic_hidden: int | None = None  # None: same as hidden (the Tiny baseline sets both, eq. 26)
     # sparsity (spec §1, §2.1)
     dense: bool = False
     actor_sparsity: float = 0.9
@@ -113,7 +114,7 @@ class RLx2Config:
             raise ValueError(f"--zeta must be in (0, 1), got {self.zeta}")
         if not 0.0 < self.t_end_fraction <= 1.0:
             raise ValueError(f"--t-end-fraction must be in (0, 1], got {self.t_end_fraction}")
-        for name in ("topology_interval", "t_switch", "buffer_max", "buffer_min"):
+        for name in ("topology_interval", "t_switch", "buffer_max", "buffer_min", "critic_hidden"):
             v = getattr(self, name)
             if v is not None and int(v) <= 0:
                 raise ValueError(f"--{name.replace('_', '-')} must be a positive integer, got {v}")

@@ -109,14 +109,16 @@ class TwinQ(nn.Module):
         return self.q1(torch.cat([obs, act], dim=-1)).squeeze(-1)
 
 
-def tiny_width(n_obs: int, n_act: int, sparsity: float, hidden: int = 256) -> int:
-    """Width h' of the dense "Tiny" actor with the sparse actor's parameter count (spec eq. 26).
+def tiny_width(n_in: int, n_out: int, sparsity: float, hidden: int = 256) -> int:
+    """Width h' of the dense "Tiny" 2-hidden-layer MLP with the sparse one's parameter count (spec eq. 26).
 
-    Solves h'^2 + h'(n_obs + n_act + 2) + n_act = (1 - S) * P_dense for the 2-hidden-layer actor.
+    Solves h'^2 + h'(n_in + n_out + 2) + n_out = (1 - S) * P_dense, P_dense = hidden^2 + hidden(n_in + n_out
+    + 2) + n_out (weights and biases). Actor: n_in = obs, n_out = act (SAC: 2 act); one Q-net: n_in = obs + act,
+    n_out = 1. HalfCheetah actor at S = 0.9: h' = 73.
     """
     if not 0.0 <= sparsity < 1.0:
         raise ValueError(f"sparsity must be in [0, 1), got {sparsity}")
-    p_dense = hidden * hidden + hidden * (n_obs + n_act + 2) + n_act
-    b = n_obs + n_act + 2
-    c = n_act - (1 - sparsity) * p_dense
+    b = n_in + n_out + 2
+    p_dense = hidden * hidden + hidden * b + n_out
+    c = n_out - (1 - sparsity) * p_dense
     return max(1, int(round((-b + math.sqrt(b * b - 4 * c)) / 2)))

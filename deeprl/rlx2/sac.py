@@ -37,7 +37,8 @@ class SACAgent:
         self.cfg, self.device = cfg, device
         hidden = (cfg.hidden, cfg.hidden)
         self.actor = GaussianActor(obs_dim, act_dim, low, high, hidden).to(device)
-        self.critic = TwinQ(obs_dim, act_dim, hidden).to(device)
+        ch = cfg.critic_hidden or cfg.hidden
+        self.critic = TwinQ(obs_dim, act_dim, (ch, ch)).to(device)
         self.critic_target = copy.deepcopy(self.critic)
         for p in self.critic_target.parameters():
             p.requires_grad_(False)

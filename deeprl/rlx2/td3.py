@@ -39,7 +39,8 @@ class TD3Agent:
         self.cfg, self.device = cfg, device
         hidden = (cfg.hidden, cfg.hidden)
         self.actor = DeterministicActor(obs_dim, act_dim, low, high, hidden).to(device)
-        self.critic = TwinQ(obs_dim, act_dim, hidden).to(device)
+        ch = cfg.critic_hidden or cfg.hidden
+        self.critic = TwinQ(obs_dim, act_dim, (ch, ch)).to(device)
         self.actor_target = copy.deepcopy(self.actor)
         self.critic_target = copy.deepcopy(self.critic)
         for p in (*self.actor_target.parameters(), *self.critic_target.parameters()):

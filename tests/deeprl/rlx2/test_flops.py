@@ -57,3 +57,16 @@ def test_sac_agent_groups_and_target_sharing():
     shared = tr.target_masks(ag.critic_target)
     assert shared and all(shared[k] is tr.masks["critic"][k] for k in shared)
     tr.check_invariants()
+
+
+def test_tiny_width_matches_eq26_and_parameter_count():
+    from deeprl.rlx2.networks import TwinQ, mlp, tiny_width
+
+    assert tiny_width(17, 6, 0.9) == 73  # spec §2.6: HalfCheetah actor at 90 % -> h' ~ 73
+    for n_in, n_out, s in [(17, 6, 0.9), (11, 3, 0.98), (23, 1, 0.85)]:
+        h = tiny_width(n_in, n_out, s)
+        n_tiny = sum(p.numel() for p in mlp([n_in, h, h, n_out]).parameters())
+        n_dense = sum(p.numel() for p in mlp([n_in, 256, 256, n_out]).parameters())
+        assert abs(n_tiny - (1 - s) * n_dense) <= 2 * h + n_in + n_out + 4  # nearest integer width
+    ag = _agent(TD3Agent, 17, 6, 0.9, 0.85, dense=True, hidden=73, critic_hidden=97)
+    assert isinstance(ag.critic, TwinQ) and ag.critic.q1[0].out_features == 97 and ag.actor.net[0].out_features == 73
