@@ -226,8 +226,16 @@ def _regret(args: Any, argv: Sequence[str] | None) -> int:
 
         if importlib.util.find_spec("ray") is None or not __import__("ray").is_initialized():
             raise ValueError("--backend ray needs an existing Ray cluster: pass --ray-address or set RAY_ADDRESS")
-    out = fresh_output_dir(args.out) if args.out else new_run_dir("runs", f"regret-{args.sweep}")
+    if args.K_grid and not k_tuned:
+        raise ValueError(f"--K-grid only applies to K-tuned instances (hard); instance {args.instance!r} "
+                         "is run once for --K episodes and its curve is read at every K")
     jobs = _jobs(args, params, k_tuned)
+    from provable.harness.run import split_seed
+    from simulators import make_instance
+
+    for key in {(j.instance, tuple(sorted(j.params.items()))) for j in jobs}:  # fail early, in this process
+        make_instance(key[0], seed=split_seed(args.seed)[0], **dict(key[1]))
+    out = fresh_output_dir(args.out) if args.out else new_run_dir("runs", f"regret-{args.sweep}")
     t0 = time.time()
     res = run_jobs(jobs, backend=args.backend, workers=args.workers, ray_address=args.ray_address,
                    progress=not args.no_progress)

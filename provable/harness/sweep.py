@@ -56,6 +56,19 @@ def run_jobs(jobs: Sequence[RunConfig], *, backend: str = "local", workers: int 
     return [r for r in results if r is not None]
 
 
+def _check_reachable(address: str, timeout: float = 3.0) -> None:
+    """For a plain ``host:port`` address, fail fast (ValueError) if nothing listens there."""
+    import socket
+
+    host, sep, port = address.rpartition(":")
+    if not sep or not port.isdigit() or "://" in address:
+        return  # "auto", "ray://..." and the like: leave it to ray.init
+    try:
+        socket.create_connection((host or "127.0.0.1", int(port)), timeout=timeout).close()
+    except OSError as exc:
+        raise ValueError(f"--ray-address {address}: no Ray cluster reachable there ({exc.strerror or exc})") from exc
+
+
 def _run_ray(jobs: Sequence[RunConfig], order: list[int], results: list[dict[str, Any] | None],
              bar: Any, ray_address: str | None, fn: Callable[[RunConfig], dict[str, Any]]) -> None:
     try:
@@ -66,7 +79,12 @@ def _run_ray(jobs: Sequence[RunConfig], order: list[int], results: list[dict[str
         address = ray_address or os.environ.get("RAY_ADDRESS")
         if not address:
             raise ValueError("--backend ray needs an existing Ray cluster: pass --ray-address or set RAY_ADDRESS")
-        ray.init(address=address, ignore_reinit_error=True, log_to_driver=False)
+        _check_reachable(address)
+        try:
+            ray.init(address=address, ignore_reinit_error=True, log_to_driver=False)
+        except Exception as exc:  # noqa: BLE001 - any connection failure becomes one CLI line
+            raise ValueError(f"--ray-address {address}: cannot connect to a Ray cluster "
+                             f"({type(exc).__name__}: {' '.join(str(exc).split())[:200]})") from exc
     remote = ray.remote(num_cpus=1)(fn)
     refs = {remote.remote(jobs[i]): i for i in order}
     pending = list(refs)

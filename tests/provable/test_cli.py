@@ -29,6 +29,10 @@ ROOT = Path(__file__).resolve().parents[2]
     (["regret", "--sweep", "d", "--instance", "tabular"], "--sweep d"),
     (["regret", "--instance", "hard", "--d", "4", "--H", "5", "--K", "8"], "K >="),
     (["regret", "--backend", "ray"], "--ray-address"),
+    (["regret", "--backend", "ray", "--ray-address", "127.0.0.1:1", "--K", "64", "--d", "3", "--H", "3",
+      "--out", "o"], "--ray-address"),
+    (["regret", "--instance", "random", "--K-grid", "10,20"], "--K-grid"),
+    (["regret", "--sweep", "d", "--values", "3,13"], "d must"),
     (["nope"], "unknown command"),
 ])
 def test_bad_arguments_exit_2_with_one_line(argv: list[str], needle: str, capsys: pytest.CaptureFixture[str],
