@@ -35,6 +35,8 @@ def run_jobs(jobs: Sequence[RunConfig], *, backend: str = "local", workers: int 
         raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
     if isinstance(workers, bool) or int(workers) != workers or workers < 1:
         raise ValueError(f"workers must be a positive integer, got {workers!r}")
+    if backend == "ray":
+        _connect_ray(ray_address)  # before the progress bar: a bad address is one clean error line
     order = sorted(range(len(jobs)), key=lambda i: -_cost(jobs[i]))  # longest first: better packing
     results: list[dict[str, Any] | None] = [None] * len(jobs)
     bar = tqdm(total=len(jobs), desc="regret runs", unit="run", disable=not progress)
@@ -69,8 +71,8 @@ def _check_reachable(address: str, timeout: float = 3.0) -> None:
         raise ValueError(f"--ray-address {address}: no Ray cluster reachable there ({exc.strerror or exc})") from exc
 
 
-def _run_ray(jobs: Sequence[RunConfig], order: list[int], results: list[dict[str, Any] | None],
-             bar: Any, ray_address: str | None, fn: Callable[[RunConfig], dict[str, Any]]) -> None:
+def _connect_ray(ray_address: str | None) -> None:
+    """Join the existing Ray cluster (or the session already initialised in this process)."""
     try:
         import ray
     except ImportError as exc:  # pragma: no cover - ray is in the [dist] extra
@@ -85,6 +87,12 @@ def _run_ray(jobs: Sequence[RunConfig], order: list[int], results: list[dict[str
         except Exception as exc:  # noqa: BLE001 - any connection failure becomes one CLI line
             raise ValueError(f"--ray-address {address}: cannot connect to a Ray cluster "
                              f"({type(exc).__name__}: {' '.join(str(exc).split())[:200]})") from exc
+
+
+def _run_ray(jobs: Sequence[RunConfig], order: list[int], results: list[dict[str, Any] | None],
+             bar: Any, ray_address: str | None, fn: Callable[[RunConfig], dict[str, Any]]) -> None:
+    import ray
+
     remote = ray.remote(num_cpus=1)(fn)
     refs = {remote.remote(jobs[i]): i for i in order}
     pending = list(refs)
