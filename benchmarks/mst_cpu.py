@@ -109,7 +109,7 @@ def estimate(base: dict, steps: int, n_iter: int = 20) -> dict[str, float]:
     return out
 
 
-def summarise(results: dict[str, dict[int, dict]], figure: Path, table_path: Path) -> str:
+def summarise(results: dict[str, dict[int, dict]], figure: Path, table_path: Path, title: str = "") -> str:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -125,11 +125,13 @@ def summarise(results: dict[str, dict[int, dict]], figure: Path, table_path: Pat
         losses, ratios, fl = [], [], []
         for seed, r in sorted(by_seed.items()):
             lr = r["final_val_loss"] / dense[seed]["final_val_loss"] if seed in dense else float("nan")
-            lines.append(f"| {name} | {seed} | {r['final_val_loss']:.4f} | {lr:.4f} | {r['flops_ratio']:.3f} | "
+            # FLOPs against the full dense run of the same seed (eq. (19); for dense-matched: fewer iterations)
+            fr = r["flops_total"] / dense[seed]["flops_total"] if seed in dense else r["flops_ratio"]
+            lines.append(f"| {name} | {seed} | {r['final_val_loss']:.4f} | {lr:.4f} | {fr:.3f} | "
                          f"{r['flops_ratio_nohead']:.3f} | {r['final_density']:.3f} | {r['wall_time_s'] / 60:.1f} |")
             losses.append(r["final_val_loss"])
             ratios.append(lr)
-            fl.append(r["flops_ratio"])
+            fl.append(fr)
             xs = [h["flops"] for h in r["history"]]
             ys = [h["val_loss"] for h in r["history"]]
             ax.plot(xs, ys, label=f"{name} s{seed}", alpha=0.8)
@@ -141,13 +143,14 @@ def summarise(results: dict[str, dict[int, dict]], figure: Path, table_path: Pat
     ax.set_xscale("log")
     ax.set_xlabel("cumulative training FLOPs (MST spec eqs. 16-18)")
     ax.set_ylabel("validation loss (nats/char)")
-    ax.set_title("MST vs dense, config cpu (MST spec §7)")
+    ax.set_title(title or "MST vs dense (MST spec §7)")
     ax.legend(fontsize=7)
     fig.tight_layout()
     figure.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(figure, dpi=120)
     table = "\n".join(lines + agg) + "\n"
     table_path.write_text(table)
+    figure.with_suffix(".md").write_text(table)  # the table travels with the figure
     return table
 
 
@@ -163,6 +166,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", default=None, help="benchmark folder (default: a new runs/mst_cpu[-N])")
     p.add_argument("--figure", default=str(ROOT / "figures" / "mst_cpu.png"))
     p.add_argument("--threads", type=positive_int, default=2)
+    p.add_argument("--eval-interval", type=positive_int, default=None,
+                   help="iterations between validation points of the curves (default: the config's 150)")
     p.add_argument("--estimate", action="store_true", help="measure s/iteration and print the projected time")
     p.add_argument("--smoke", action="store_true", help="tiny config, fixture data, 40 iterations (CI)")
     p.add_argument("--summarise-only", action="store_true",
@@ -175,6 +180,7 @@ def main(argv: list[str] | None = None) -> int:
     steps = steps or get_config(config)[1].iterations
     base = dict(config=config, data=data, data_dir=ns.data_dir, eval_iters=50 if not ns.smoke else 4,
                 eval_batch_size=16 if not ns.smoke else 4, train_eval_iters=0, progress=not ns.smoke,
+                eval_interval=ns.eval_interval,
                 sample_tokens=200)
     if ns.estimate:
         sec = estimate(base, steps)
@@ -209,7 +215,9 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{v} seed {seed}: val {res['final_val_loss']:.4f}, FLOPs ratio {res['flops_ratio']:.3f}, "
                   f"{res['wall_time_s'] / 60:.1f} min", flush=True)
     figure = Path(ns.figure) if not ns.smoke else out / "mst_smoke.png"
-    table = summarise(results, figure, out / "table.md")
+    tokens = steps * get_config(config)[1].batch_size * get_config(config)[0].block_size
+    table = summarise(results, figure, out / "table.md",
+                      f"config {config}: {steps} iterations ({tokens / 1e6:.2f} M tokens), seeds {ns.seeds}")
     write_json(out / "summary.json", {"command": " ".join(["python benchmarks/mst_cpu.py", *(argv or sys.argv[1:])]),
                                       "mst_predicted_ratio": mst_ratio, "rigl_sparsity": rigl_s,
                                       "wall_time_s": time.time() - t0,
