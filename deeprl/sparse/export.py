@@ -61,7 +61,7 @@ class CSRLinear(nn.Module):
                 yt = torch.sparse.mm(self.weight_csr, xt)
             else:
                 yt = torch.addmm(self.bias_col, self.weight_csr, xt)
-        return yt.t().reshape(*lead, self.out_features)
+        return yt.t().contiguous().reshape(*lead, self.out_features)  # contiguous: keeps the next layer fast
 
     def extra_repr(self) -> str:
         n = self.in_features * self.out_features
