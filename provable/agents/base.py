@@ -110,7 +110,9 @@ def build_agent(cls: type[Agent], mdp: Any, seed: int, **hyper: Any) -> Agent:
 
     ``reward`` is passed if the class needs it (``needs_reward``) or accepts it; ``alpha``, ``K``,
     ``bonus_scale``, ``preset`` ... are passed only if the constructor names them, so one harness
-    serves risk-neutral and iterated-CVaR agents alike.
+    serves risk-neutral and iterated-CVaR agents alike. A class with a ``from_mdp(mdp, seed, **kw)``
+    constructor (ICVaR-G: its model class is built around the instance) is built through it unless
+    ``models`` is given.
     """
     params = inspect.signature(cls.__init__).parameters
     accepts_kwargs = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
@@ -118,6 +120,11 @@ def build_agent(cls: type[Agent], mdp: Any, seed: int, **hyper: Any) -> Agent:
     for key, val in hyper.items():
         if val is not None and (key in params or accepts_kwargs):
             kw[key] = val
+    from_mdp = getattr(cls, "from_mdp", None)
+    if from_mdp is not None and kw.get("models") is None:
+        # agents whose prior knowledge is built from the model (ICVaR-G's finite class, spec §5.4)
+        kw.pop("models", None)
+        return from_mdp(mdp, seed, **kw)
     if cls.needs_reward or "reward" in params:
         kw["reward"] = mdp.R
     return cls(mdp.phi, mdp.H, seed=seed, **kw)

@@ -126,6 +126,7 @@ def plot_alpha(path: str | Path, data: dict[str, dict[float, tuple[np.ndarray, n
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     styles = ["-", "--", "-.", ":", (0, (3, 1, 1, 1))]
     ex = bounds.icvar_alpha_exponents(H)
+    anchor_alpha = None
     for i, (algo, per_alpha) in enumerate(data.items()):
         c = colors[i % len(colors)]
         alphas = sorted(per_alpha, reverse=True)
@@ -140,9 +141,12 @@ def plot_alpha(path: str | Path, data: dict[str, dict[float, tuple[np.ndarray, n
         inv = 1.0 / np.asarray(alphas)
         ax2.plot(inv, _pos(np.asarray(finals)), "o-", color=c, lw=2, label=f"{algo} (median, K={int(K[-1])})")
         ax2.fill_between(inv, _pos(np.asarray(lo_f)), _pos(np.asarray(hi_f)), color=c, alpha=0.2)
-        if i == 0 and finals[0] > 0:
+        pos = [j for j, f in enumerate(finals) if f > 0]
+        if i == 0 and pos:
+            j0 = pos[0]  # anchor at the largest alpha with positive regret (alpha=1 can have zero regret)
+            anchor_alpha = alphas[j0]
             for key, ls in (("upper", ":"), ("lower", "--")):
-                ax2.plot(inv, finals[0] * inv ** ex[key], "k", ls=ls, lw=1,
+                ax2.plot(inv, finals[j0] * (inv / inv[j0]) ** ex[key], "k", ls=ls, lw=1,
                          label=f"ICVaR {key} shape (1/alpha)^{ex[key]:g}")
     ax.set_xscale("log")
     ax.set_yscale("log")
@@ -155,7 +159,8 @@ def plot_alpha(path: str | Path, data: dict[str, dict[float, tuple[np.ndarray, n
     ax2.set_yscale("log")
     ax2.set_xlabel("1/alpha")
     ax2.set_ylabel("regret at the largest K")
-    ax2.set_title(f"regret vs risk level (H={H}, d={d}); shapes anchored at alpha=1", fontsize=9)
+    anchor = "" if anchor_alpha is None else f"; shapes anchored at alpha={anchor_alpha:g}"
+    ax2.set_title(f"regret vs risk level (H={H}, d={d}){anchor}", fontsize=9)
     ax2.legend(fontsize=7)
     ax2.grid(True, which="both", alpha=0.3)
     fig.tight_layout()
