@@ -306,6 +306,15 @@ def report(
                 "total_size_ratio": float(np.mean([s["total_size_ratio"] for s in summ])),
                 "steps_per_second": float(np.mean([s["steps_per_second"] for s in summ])),
             }
+        if "tiny" in methods and "dense" in methods:  # Tiny is dense at its own width: ratios vs the 256-wide net
+            tiny, dense = ([json.loads((out / env / m / f"seed{s}" / "summary.json").read_text()) for s in seeds]
+                           for m in ("tiny", "dense"))
+            e = env_res["methods"]["tiny"]
+            e["train_flops_ratio"] = float(np.mean([t["train_flops_sparse"] / d["train_flops_dense"]
+                                                    for t, d in zip(tiny, dense)]))
+            fa, fq = tiny[0]["forward_flops"], dense[0]["forward_flops_dense"]
+            e["inference_flops_ratio"] = fa["actor"] / fq["actor"]
+            e["total_size_ratio"] = (2 * fa["actor"] + 2 * fa["critic"]) / (2 * fq["actor"] + 2 * fq["critic"])
         for m in methods:
             e = env_res["methods"][m]
             if "dense" in scores:

@@ -175,6 +175,7 @@ class Run:
             "inference_flops_ratio": f["actor"] / fd["actor"],
             "total_size_ratio": size_num / size_den,
             "train_flops_sparse": self.flops.sparse_total, "train_flops_dense": self.flops.dense_total,
+            "forward_flops": f, "forward_flops_dense": fd,
             "buffer_size": len(self.buffer), "n_step_final": self.nstep.n(self.agent.iteration),
             "wall_seconds": self.wall, "steps_per_second": self.step / self.wall if self.wall > 0 else float("nan"),
             "cpu_seconds": self.cpu,
