@@ -5,10 +5,14 @@ Nothing here knows about a particular algorithm; a method sub-package (``rlx2``,
 """
 
 from deeprl.common.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
+from deeprl.common.episode_replay import EpisodeReplay
 from deeprl.common.logging import RunLogger
+from deeprl.common.replay import ReplayBuffer, transition_fields
 from deeprl.common.seeding import get_rng_state, seed_everything, set_rng_state
 
 __all__ = [
+    "EpisodeReplay",
+    "ReplayBuffer",
     "RunLogger",
     "get_rng_state",
     "latest_checkpoint",
@@ -16,4 +20,5 @@ __all__ = [
     "save_checkpoint",
     "seed_everything",
     "set_rng_state",
+    "transition_fields",
 ]
