@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import inspect
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -88,6 +89,24 @@ class Agent(ABC):
         """Feed one finished episode: states (H+1,), actions (H,), rewards (H,)."""
 
     # ---- helpers -------------------------------------------------------------------------------
+    def plan_known_reward(self, next_value: Callable[[int, np.ndarray], np.ndarray]) -> None:
+        """Optimistic backward pass with the known reward, shared by the model-based planners:
+
+            Q_h(s,a) = min{ r_h(s,a) + next_value(h, V_{h+1})(s,a),  H − h },   V_h = max_a Q_h
+
+        (spec eq. (26) for ICVaR-L, eq. (30) for ICVaR-G; h is 0-based, so H − h is the spec's H − h + 1).
+        Sets ``Q`` (H,S,A), ``V`` (H+1,S) and the greedy policy, and counts a policy switch.
+        """
+        assert self.reward is not None
+        V = np.zeros((self.H + 1, self.S))
+        Q = np.empty((self.H, self.S, self.A))
+        for h in range(self.H - 1, -1, -1):
+            Q[h] = np.minimum(self.reward[h] + next_value(h, V[h + 1]), float(self.H - h))
+            V[h] = Q[h].max(axis=1)
+        self.Q, self.V = Q, V
+        self._pi = self.greedy(Q)
+        self.n_switches += 1
+
     def greedy(self, Q: np.ndarray) -> np.ndarray:
         """argmax over the last axis with the fixed random priority as tie-break (spec §9 #12)."""
         Qp = Q[..., self.priority]

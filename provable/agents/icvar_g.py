@@ -146,17 +146,11 @@ class ICVaRG(Agent):
 
     def plan(self) -> None:
         """Backward pass of eq. (30) over the current confidence sets."""
-        V = np.zeros((self.H + 1, self.S))
-        Q = np.empty((self.H, self.S, self.A))
-        assert self.reward is not None
-        for h in range(self.H - 1, -1, -1):
+        def best_cvar(h: int, v_next: np.ndarray) -> np.ndarray:
             conf = self.confidence_set(h)
-            C = np.asarray(cvar(V[h + 1], self.models[conf, h], self.alpha)).max(axis=0)  # (S, A)
-            Q[h] = np.minimum(self.reward[h] + C, float(self.H - h))
-            V[h] = Q[h].max(axis=1)
-        self.Q, self.V = Q, V
-        self._pi = self.greedy(Q)
-        self.n_switches += 1
+            return np.asarray(cvar(v_next, self.models[conf, h], self.alpha)).max(axis=0)  # (S, A)
+
+        self.plan_known_reward(best_cvar)
         self._dirty = False
 
     def policy(self) -> np.ndarray:

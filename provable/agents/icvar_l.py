@@ -242,16 +242,7 @@ class ICVaRL(Agent):
 
     def plan(self) -> None:
         """Backward pass h = H-1..0 of eq. (26)."""
-        V = np.zeros((self.H + 1, self.S))
-        Q = np.empty((self.H, self.S, self.A))
-        for h in range(self.H - 1, -1, -1):
-            C = self.optimistic_cvar(h, V[h + 1])
-            assert self.reward is not None
-            Q[h] = np.minimum(self.reward[h] + C, float(self.H - h))
-            V[h] = Q[h].max(axis=1)
-        self.Q, self.V = Q, V
-        self._pi = self.greedy(Q)
-        self.n_switches += 1
+        self.plan_known_reward(self.optimistic_cvar)
         self._dirty = False
 
     def policy(self) -> np.ndarray:
