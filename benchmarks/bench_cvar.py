@@ -21,13 +21,13 @@ Best of ``--repeats`` interleaved rounds in one process, Numba compilation exclu
 from __future__ import annotations
 
 import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from timing import interleaved_best_times  # benchmarks/timing.py (scripts run from this folder)
 
 from simulators import cvar  # noqa: E402
 from simulators.cli_util import CliParser, cli_main, csv_of, nonneg_int, positive_int  # noqa: E402
@@ -50,18 +50,6 @@ def numpy_per_call(values: np.ndarray, probs: np.ndarray, alphas: np.ndarray, n:
     """The reference: one call of the per-call numpy implementation per distribution."""
     for i in range(n):
         cvar_numpy_reference(values[i], probs[i], alphas[i])
-
-
-def interleaved_best_times(repeats: int, jobs: dict[str, tuple[Callable[..., object], tuple]]) -> dict[str, float]:
-    """Best wall time per job over ``repeats`` rounds; each round runs every job once (interleaved), so a
-    burst of load on the shared machine hits all methods alike instead of biasing one row."""
-    best = dict.fromkeys(jobs, np.inf)
-    for _ in range(repeats):
-        for name, (fn, fargs) in jobs.items():
-            t0 = time.perf_counter()
-            fn(*fargs)
-            best[name] = min(best[name], time.perf_counter() - t0)
-    return best
 
 
 @cli_main("bench_cvar")

@@ -20,13 +20,13 @@ compilation excluded and cached). Deterministic and stochastic policies are both
 from __future__ import annotations
 
 import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from timing import interleaved_best_times  # benchmarks/timing.py (scripts run from this folder)
 
 from simulators import dp, make_instance, rollout  # noqa: E402
 from simulators.cli_util import CliParser, cli_main, nonneg_int, positive_int  # noqa: E402
@@ -73,18 +73,6 @@ def numpy_vector(P_cum, R, init_cum, pi, stochastic, u0, u):
         states[:, h + 1] = s
     rewards = R[np.arange(H)[None, :], states[:, :-1], actions]
     return states, actions, rewards
-
-
-def interleaved_best_times(repeats: int, jobs: dict[str, tuple[Callable[..., object], tuple]]) -> dict[str, float]:
-    """Best wall time per job over ``repeats`` rounds; each round runs every job once (interleaved), so a
-    burst of load on the shared machine hits all methods alike instead of biasing one row."""
-    best = dict.fromkeys(jobs, np.inf)
-    for _ in range(repeats):
-        for name, (fn, fargs) in jobs.items():
-            t0 = time.perf_counter()
-            fn(*fargs)
-            best[name] = min(best[name], time.perf_counter() - t0)
-    return best
 
 
 @cli_main("bench_rollout")
