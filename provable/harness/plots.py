@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import textwrap
 from pathlib import Path
+from typing import Any
 
 import matplotlib
 
@@ -29,6 +30,17 @@ def _title(text: str) -> str:
 def _band(R: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     R = np.atleast_2d(R)
     return np.median(R, axis=0), np.quantile(R, 0.1, axis=0), np.quantile(R, 0.9, axis=0)
+
+
+def _loglog(ax: Any, xlabel: str, ylabel: str, title: str, legend_size: int = 7) -> None:
+    """Log-log axes with labels, title, legend and grid: the styling every harness figure shares."""
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title, fontsize=9)
+    ax.legend(fontsize=legend_size)
+    ax.grid(True, which="both", alpha=0.3)
 
 
 def _pos(x: np.ndarray) -> np.ndarray:
@@ -62,22 +74,10 @@ def plot_regret_vs_K(path: str | Path, curves: Curves, d: int, H: int, title: st
     kk = np.geomspace(kmin, kmax, 50)
     if top > 0:
         ax.plot(kk, top * np.sqrt(kk / kmax), "k--", lw=1, label="c sqrt(K) guide")
-    ax.set_xscale("log")
-    ax.set_yscale("log")
-    ax.set_xlabel("K (episodes)")
-    ax.set_ylabel("cumulative exact regret R_K")
-    ax.set_title(_title(title), fontsize=9)
-    ax.legend(fontsize=7)
-    ax.grid(True, which="both", alpha=0.3)
-    ax2.set_xscale("log")
-    ax2.set_yscale("log")
-    ax2.set_xlabel("K (episodes)")
-    ax2.set_ylabel("R_K / bound shape (should stay bounded)")
-    ax2.set_title("(P2) regret over the theorem's shape", fontsize=9)
+    _loglog(ax, "K (episodes)", "cumulative exact regret R_K", _title(title))
+    _loglog(ax2, "K (episodes)", "R_K / bound shape (should stay bounded)", "(P2) regret over the theorem's shape")
     for a in (ax, ax2):
         a.xaxis.set_minor_formatter(NullFormatter())
-    ax2.legend(fontsize=7)
-    ax2.grid(True, which="both", alpha=0.3)
     fig.tight_layout()
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
@@ -99,17 +99,11 @@ def plot_scaling(path: str | Path, var: str, curves: Curves, K: int, title: str)
         e = bounds.EXPONENTS.get(algo, bounds.EXPONENTS["lower"])[var]
         guide = med[0] * (np.asarray(vals, dtype=float) / vals[0]) ** e
         ax.plot(vals, _pos(guide), ls=":", color=c, label=f"theorem {var}^{e:g}")
-    ax.set_xscale("log")
-    ax.set_yscale("log")
-    ax.set_xlabel(var)
+    _loglog(ax, var, f"cumulative exact regret at K={K}", _title(title))
     first = next(iter(curves.values()))[0]
     ax.set_xticks(list(first))
     ax.xaxis.set_major_formatter(ScalarFormatter())
     ax.xaxis.set_minor_formatter(NullFormatter())
-    ax.set_ylabel(f"cumulative exact regret at K={K}")
-    ax.set_title(_title(title), fontsize=9)
-    ax.legend(fontsize=7)
-    ax.grid(True, which="both", alpha=0.3)
     fig.tight_layout()
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
@@ -148,21 +142,9 @@ def plot_alpha(path: str | Path, data: dict[str, dict[float, tuple[np.ndarray, n
             for key, ls in (("upper", ":"), ("lower", "--")):
                 ax2.plot(inv, finals[j0] * (inv / inv[j0]) ** ex[key], "k", ls=ls, lw=1,
                          label=f"ICVaR {key} shape (1/alpha)^{ex[key]:g}")
-    ax.set_xscale("log")
-    ax.set_yscale("log")
-    ax.set_xlabel("K (episodes)")
-    ax.set_ylabel("cumulative exact iterated-CVaR regret")
-    ax.set_title(_title(title), fontsize=9)
-    ax.legend(fontsize=6)
-    ax.grid(True, which="both", alpha=0.3)
-    ax2.set_xscale("log")
-    ax2.set_yscale("log")
-    ax2.set_xlabel("1/alpha")
-    ax2.set_ylabel("regret at the largest K")
+    _loglog(ax, "K (episodes)", "cumulative exact iterated-CVaR regret", _title(title), legend_size=6)
     anchor = "" if anchor_alpha is None else f"; shapes anchored at alpha={anchor_alpha:g}"
-    ax2.set_title(f"regret vs risk level (H={H}, d={d}){anchor}", fontsize=9)
-    ax2.legend(fontsize=7)
-    ax2.grid(True, which="both", alpha=0.3)
+    _loglog(ax2, "1/alpha", "regret at the largest K", f"regret vs risk level (H={H}, d={d}){anchor}")
     fig.tight_layout()
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
