@@ -101,7 +101,8 @@ def _run_subprocess(cmd: list[str], log: Path) -> int:
 def cmd_run(args: Any) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    jobs = [(t, a, s) for t in args.tasks for a in args.arms for s in args.seeds]
+    # seed-major order: an interrupted sweep leaves every (task, arm) with the same seeds done
+    jobs = [(t, a, s) for s in args.seeds for t in args.tasks for a in args.arms]
     cmds = [(j, _job_cmd(args, *j)) for j in jobs]
     todo = [(j, c) for j, c in cmds if c is not None]
     print(f"{len(jobs)} runs, {len(jobs) - len(todo)} already finished, {len(todo)} to run")
