@@ -82,6 +82,14 @@ class ArrivalProcess:
         """``episodes`` independent episodes at once, shape (episodes, n_users, horizon)."""
         return np.stack([self.sample(rng, horizon, split) for _ in range(int(episodes))])
 
+    def inverse_cdf_table(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """``(cdf, guide)`` when :meth:`sample_many` is exactly the inverse-CDF draw
+        a = #{k : u >= cdf[i, k]} from ``u = rng.random((episodes, n_users, horizon))``, with
+        cdf[:, -1] = 1 and guide[i, j] = the smallest k with cdf[i, k] > j / guide.shape[1] (so the env
+        may draw those uniforms together with its others and invert them in its reset kernel); else
+        None."""
+        return None
+
 
 @dataclass
 class BernoulliArrivals(ArrivalProcess):
@@ -137,16 +145,23 @@ class PoissonArrivals(ArrivalProcess):
     def sample(self, rng: np.random.Generator, horizon: int, split: str = "train") -> np.ndarray:
         return self.sample_many(rng, 1, horizon, split)[0]
 
+    def inverse_cdf_table(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """The Poisson CDF table and its guide table (rates <= 50; else None: ``rng.poisson`` draws).
+        Built once per ``rates`` array (the env asks at every reset)."""
+        if getattr(self, "_table_rates", None) is not self.rates:
+            table = None
+            if self.rates.max() <= _POISSON_TABLE_MAX:
+                cdf = _poisson_cdf_table(self.rates)
+                table = (cdf, _guide_table(cdf))
+            self._table, self._table_rates = table, self.rates
+        return self._table
+
     def sample_many(self, rng: np.random.Generator, episodes: int, horizon: int, split: str = "train"
                     ) -> np.ndarray:
         M, n, H = int(episodes), self.n_users, int(horizon)
-        if self.rates.max() <= _POISSON_TABLE_MAX:
-            if getattr(self, "_cdf", None) is None or self._cdf_rates is not self.rates:
-                self._cdf = _poisson_cdf_table(self.rates)
-                self._guide = _guide_table(self._cdf)
-                self._cdf_rates = self.rates
-            u = rng.random((M, n, H))
-            return _draw_from_cdf(self._cdf, self._guide, u)
+        table = self.inverse_cdf_table()
+        if table is not None:
+            return _draw_from_cdf(table[0], table[1], rng.random((M, n, H)))
         return rng.poisson(self.rates[None, :, None], size=(M, n, H)).astype(np.int64)
 
 

@@ -13,57 +13,33 @@ from typing import Any
 
 import numpy as np
 
-from .env import BatchCore, check_instance_kwargs
-from .instances import SchedulingInstance, make_instance
+from .core import BatchCore, CoreViews, build_instance
+from .instances import SchedulingInstance
+from .kernels import step_slot
 
 __all__ = ["SchedulingBatch"]
 
 
-class SchedulingBatch:
+class SchedulingBatch(CoreViews):
     """M lock-step episodes. ``step(actions (M, B))`` -> ``(obs (M, D), rewards (M,), truncated, info)``.
 
-    ``info`` holds arrays of shape (M, N): ``S``, ``E``, ``D``, ``reward``, and ``channel``.
+    ``info`` holds arrays of shape (M, N): ``S``, ``E``, ``D``, ``reward``, and ``channel``. The
+    properties ``lam``, ``t``, ``queues``, ``channel``, ``shown_channel`` and ``arrivals`` are those of
+    :class:`SchedulingEnv` with a leading episode axis.
     """
 
     def __init__(self, instance: SchedulingInstance | None = None, num_envs: int = 16, *,
                  partial: bool = False, obs_noise: float = 0.0, lam: float = 1.0, split: str = "train",
                  instance_seed: int = 0, **instance_kwargs: Any) -> None:
-        if instance is None:
-            check_instance_kwargs(instance_kwargs)
-            instance = make_instance(instance_seed, **instance_kwargs)
-        elif instance_kwargs:
-            raise ValueError(f"give either instance or instance parameters, not both: {sorted(instance_kwargs)}")
-        if split not in ("train", "eval"):
-            raise ValueError(f"split must be 'train' or 'eval', got {split!r}")
+        instance = build_instance(instance, instance_seed, split, instance_kwargs)
         self._core = BatchCore(instance, num_envs, partial, obs_noise, lam)
+        self._ep = slice(None)
         self.instance, self.split = instance, split
         self.num_envs = self._core.M
         self.buffer_size, self.horizon = self._core.buffer_size, self._core.horizon
         self.observation_space = self._core.observation_space()
         self._rng = np.random.default_rng()
         self._needs_reset = True
-
-    @property
-    def lam(self) -> float:
-        return self._core.lam
-
-    @lam.setter
-    def lam(self, value: float) -> None:
-        self._core.lam = value
-
-    @property
-    def t(self) -> int:
-        return self._core.t
-
-    @property
-    def queues(self) -> np.ndarray:
-        """Counters, shape (M, N, tau_max + 1) (a live view)."""
-        return self._core.q
-
-    @property
-    def channel(self) -> np.ndarray:
-        """True channel states of the current slot, shape (M, N)."""
-        return self._core.chans[:, :, min(self._core.t, self.horizon)]
 
     def reset(self, seed: int | None = None, split: str | None = None) -> np.ndarray:
         """Start M new episodes; returns the observations (M, D)."""
@@ -77,16 +53,26 @@ class SchedulingBatch:
         return self._core.obs.copy()
 
     def step(self, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray, bool, dict[str, np.ndarray]]:
+        """Advance all M episodes by one slot (:func:`.kernels.step_slot`); ``truncated`` at t = H."""
         if self._needs_reset:
             raise RuntimeError("call reset() before step() (and after the episodes end)")
-        a = np.asarray(actions, dtype=np.float64)
+        a = np.asarray(actions)
+        if a.dtype != np.float32:
+            a = a.astype(np.float64, copy=False)
         if a.shape != (self.num_envs, self.buffer_size):
             raise ValueError(f"actions must have shape ({self.num_envs}, {self.buffer_size}), got {a.shape}")
         core = self._core
-        chan = core.chans[:, :, core.t]
-        core.step(a)
+        M, n = core.M, core.n_users
+        t = core.t
+        obs = np.empty((M, core.obs_dim), dtype=np.float32)
+        info = np.empty((M, 4, n))
+        r = step_slot(t, core.q, core.rng_state, core.exo, core.tau, core.fpar,
+                      np.ascontiguousarray(a).reshape(-1), info.reshape(4 * M, n), obs.reshape(-1))
+        if r != r:
+            raise ValueError("actions contain NaN")
+        core.t = t + 1
         truncated = core.t >= self.horizon
         self._needs_reset = truncated
-        out = core.out.copy()
-        info = {"S": out[:, 0], "E": out[:, 1], "D": out[:, 2], "reward": out[:, 3], "channel": chan.copy()}
-        return core.obs.copy(), out[:, 3].sum(axis=1), truncated, info
+        info_d = {"S": info[:, 0], "E": info[:, 1], "D": info[:, 2], "reward": info[:, 3],
+                  "channel": core.exo[:, t, 1]}
+        return obs, info[:, 3].sum(axis=1), truncated, info_d
