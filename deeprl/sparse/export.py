@@ -1,13 +1,16 @@
 """Export to real sparse inference, and the inference micro-benchmark (sparse spec §1.9).
 
 Masked training stores weights dense (eq. (1)): it saves no time. For deployment
-:func:`export_sparse_inference` turns each ``nn.Linear`` whose weight is at least ``min_sparsity`` zeros into
-a compressed layer, :class:`CSRLinear` (``y = (W_csr @ xᵀ)ᵀ + b`` with ``torch.sparse_csr``) or
-:class:`~deeprl.sparse.kernels.NumbaCSRLinear` (our Numba CSR kernels), **only if** an export-time
-micro-benchmark at the deployment batch size shows it faster than the dense layer (per layer, the fastest
-wins); otherwise the layer stays dense. Every candidate is checked numerically:
-``max|y_sparse − y_dense| ≤ 1e-5·(1 + |y|)``. The choices and timings are stored on the returned module as
-``export_report``.
+:func:`export_sparse_inference` first tries to replace each MLP (an ``nn.Sequential`` of Linears and
+activations, or a bare Linear) holding a layer with at least ``min_sparsity`` zeros by one
+:class:`~deeprl.sparse.fused.FusedSparseMLP` (format ``"fused"``: CSR weights, feature-major activations,
+one Numba call for the whole chain; the fast one). Layers not fused that way (other structures, or where the
+fused chain was slower) are converted one by one to :class:`CSRLinear` (``y = (W_csr @ xᵀ)ᵀ + b`` with
+``torch.sparse_csr``) or :class:`~deeprl.sparse.fused.NumbaCSRLinear` (a one-layer fused MLP). Every
+replacement happens **only if** an export-time micro-benchmark at the deployment batch size shows it faster
+than the dense original (the fastest wins); otherwise it stays dense. Every candidate is checked
+numerically: ``max|y_sparse − y_dense| ≤ 1e-5·(1 + |y|)``. The choices and timings are stored on the
+returned module as ``export_report``.
 
 :func:`benchmark_inference` times a dense (masked) module against its exported copy for several batch
 sizes and thread counts, interleaving the two so that a loaded machine slows both alike (each time is the
@@ -169,48 +172,109 @@ def _set_submodule(root: nn.Module, name: str, new: nn.Module) -> None:
     setattr(parent, child, new)
 
 
+FORMATS = ("fused", "csr", "numba")
+
+
 def _candidates(mod: nn.Linear, formats: Iterable[str]) -> dict[str, nn.Module]:
+    """Per-layer compressed versions of ``mod`` (``"fused"`` is handled per chain, not here)."""
     out: dict[str, nn.Module] = {}
     for f in formats:
         if f == "csr":
             out[f] = CSRLinear.from_linear(mod).to(mod.weight.device)
         elif f == "numba":
             if mod.weight.device.type == "cpu" and mod.weight.dtype == torch.float32:
-                from deeprl.sparse.kernels import NumbaCSRLinear
+                from deeprl.sparse.fused import NumbaCSRLinear
 
                 out[f] = NumbaCSRLinear.from_linear(mod)
-        else:
-            raise ValueError(f"formats entries must be 'csr' or 'numba', got {f!r}")
     return out
+
+
+def _max_rel_err(y: Any, y_ref: torch.Tensor) -> float:
+    return float(((_flat(y) - y_ref).abs() / (1 + y_ref.abs())).max())
+
+
+def _fuse_chains(out: nn.Module, min_sparsity: float, batch_size: int, reps: int, warmup: int, force: bool,
+                 gen: torch.Generator, clock: str) -> tuple[nn.Module, list[dict[str, Any]]]:
+    """Replace each fusable MLP of ``out`` (outermost first) by a :class:`FusedSparseMLP` where faster."""
+    from deeprl.sparse.fused import FusedSparseMLP, fusable_layers
+
+    report: list[dict[str, Any]] = []
+    done: list[str] = []
+    for name, mod in list(out.named_modules()):
+        if any(name == d or name.startswith(d + ".") or d == "" for d in done):
+            continue
+        chain = fusable_layers(mod)
+        if chain is None:
+            continue
+        sps = [_sparsity(lin.weight.detach()) for lin, _ in chain]
+        if max(sps) < min_sparsity:
+            continue
+        n_w = sum(lin.weight.numel() for lin, _ in chain)
+        row: dict[str, Any] = {
+            "layer": name or "<root>", "kind": "mlp", "shape": [list(lin.weight.shape) for lin, _ in chain],
+            "sparsity": sum(s * lin.weight.numel() for s, (lin, _) in zip(sps, chain)) / n_w,
+            "layer_sparsity": sps, "format": "dense", "times_us": {}}
+        cand = FusedSparseMLP(chain)
+        x = torch.randn(batch_size, chain[0][0].in_features, generator=gen)
+        with torch.no_grad():
+            err = _max_rel_err(cand(x), _flat(mod(x)))
+        if err > 1e-5:
+            raise RuntimeError(f"fused export of {row['layer']!r} differs from the dense module by {err:.3g} > 1e-5")
+        row["max_rel_err_fused"] = err
+        if force:
+            row["format"] = "fused"
+        else:
+            row["times_us"] = time_calls({"dense": lambda m=mod, x=x: m(x), "fused": lambda c=cand, x=x: c(x)},
+                                         reps, warmup, clock=clock)
+            row["format"] = min(row["times_us"], key=row["times_us"].get)
+        if row["format"] == "fused":
+            if name:
+                _set_submodule(out, name, cand)
+            else:
+                out = cand
+            done.append(name)
+        report.append(row)
+    return out, report
 
 
 def export_sparse_inference(module: nn.Module, min_sparsity: float = 0.8, batch_size: int = 256,
                             reps: int = 100, warmup: int = 10, force: bool | str = False,
-                            formats: Iterable[str] = ("csr", "numba"),
+                            formats: Iterable[str] = FORMATS,
                             generator: torch.Generator | None = None, clock: str = "wall") -> nn.Module:
-    """A copy of ``module`` (eval mode) whose sparse Linears run in a compressed format where that is faster.
+    """A copy of ``module`` (eval mode) whose sparse parts run in a compressed format where that is faster.
 
-    Every ``nn.Linear`` (and ``GRUCell`` / ``LSTMCell`` / ``RNNCell``, whose two matmuls are then compressed,
-    :class:`SparseRNNCell`) with at least ``min_sparsity`` exact zeros is a candidate. Its compressed versions
-    (``formats``: ``"csr"`` = :class:`CSRLinear` on ``torch.sparse_csr``; ``"numba"`` =
-    :class:`~deeprl.sparse.kernels.NumbaCSRLinear`, CPU float32) are checked numerically
-    (``max|y − y_dense| ≤ 1e-5·(1 + |y|)``, else RuntimeError) and timed against the dense layer at
-    ``batch_size`` (``reps``/``warmup`` calls, interleaved); the fastest of dense and the candidates is kept.
-    ``force=True`` (or a format name) converts every candidate to the first (or named) format without timing.
-    The per-layer choices and timings are in the returned module's ``export_report``; ``clock`` is passed to
-    :func:`time_calls`.
+    1. ``"fused"`` (CPU float32): every MLP (``nn.Sequential`` of Linears, each followed by at most one of
+       Identity/ReLU/Tanh/Sigmoid/LeakyReLU, or a bare Linear) with a layer of at least ``min_sparsity`` exact
+       zeros becomes one :class:`~deeprl.sparse.fused.FusedSparseMLP` (all its layers in CSR, thin dense ones
+       included) if that is faster than the dense chain.
+    2. Every remaining ``nn.Linear`` (and ``GRUCell`` / ``LSTMCell`` / ``RNNCell``, whose two matmuls are then
+       compressed, :class:`SparseRNNCell`) with at least ``min_sparsity`` zeros is converted per layer:
+       ``"csr"`` = :class:`CSRLinear` on ``torch.sparse_csr``; ``"numba"`` =
+       :class:`~deeprl.sparse.fused.NumbaCSRLinear` (CPU float32), the fastest of dense and these.
+
+    Each candidate is checked numerically (``max|y − y_dense| ≤ 1e-5·(1 + |y|)``, else RuntimeError) and timed
+    against the dense original at ``batch_size`` (``reps``/``warmup`` calls, interleaved, :func:`time_calls`
+    with ``clock``). ``force=True`` (or a format name) converts every candidate to the first (or named)
+    format without timing (``force="fused"`` fuses the chains and leaves other layers dense). The choices,
+    timings and errors are in the returned module's ``export_report`` (one row per chain or layer).
     """
     if not 0.0 <= min_sparsity <= 1.0:
         raise ValueError(f"min_sparsity must be in [0, 1], got {min_sparsity!r}")
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size!r}")
     formats = tuple(formats)
+    bad = [f for f in formats if f not in FORMATS]
+    if bad or not formats:
+        raise ValueError(f"formats entries must be among {FORMATS} (at least one), got {formats!r}")
     if force and not isinstance(force, bool) and force not in formats:
         raise ValueError(f"force must be True, False or one of {formats}, got {force!r}")
     out = copy.deepcopy(module).eval()
     gen = generator if generator is not None else torch.Generator().manual_seed(0)
     chosen = (formats[0] if force is True else str(force),) if force else formats
     report: list[dict[str, Any]] = []
+    if "fused" in chosen:
+        out, report = _fuse_chains(out, min_sparsity, batch_size, reps, warmup, bool(force), gen, clock)
+    chosen = tuple(f for f in chosen if f != "fused")
     cells = (nn.GRUCell, nn.LSTMCell, nn.RNNCell)
     for name, mod in list(out.named_modules()):
         if not isinstance(mod, (nn.Linear, *cells)):
@@ -219,9 +283,10 @@ def export_sparse_inference(module: nn.Module, min_sparsity: float = 0.8, batch_
         weights = [mod.weight_ih, mod.weight_hh] if is_cell else [mod.weight]
         w0 = weights[0]
         sp = sum(float((w.detach() == 0).sum()) for w in weights) / sum(w.numel() for w in weights)
-        row: dict[str, Any] = {"layer": name or "<root>", "shape": [list(w.shape) for w in weights] if is_cell
-                               else list(w0.shape), "sparsity": sp, "format": "dense", "times_us": {}}
-        if sp >= min_sparsity:
+        row: dict[str, Any] = {"layer": name or "<root>", "kind": "cell" if is_cell else "layer",
+                               "shape": [list(w.shape) for w in weights] if is_cell else list(w0.shape),
+                               "sparsity": sp, "format": "dense", "times_us": {}}
+        if sp >= min_sparsity and chosen:
             n_in = w0.shape[1]
             x = torch.randn(batch_size, n_in, generator=gen).to(w0.device, w0.dtype)
             if is_cell:
@@ -238,12 +303,12 @@ def export_sparse_inference(module: nn.Module, min_sparsity: float = 0.8, batch_
             with torch.no_grad():
                 y_ref = _flat(mod(*args))
                 for fmt, c in cands.items():
-                    err = float(((_flat(c(*args)) - y_ref).abs() / (1 + y_ref.abs())).max())
+                    err = _max_rel_err(c(*args), y_ref)
                     if err > 1e-5:
                         raise RuntimeError(f"{fmt} export of {name!r} differs from the dense layer by {err:.3g} > 1e-5")
                     row[f"max_rel_err_{fmt}"] = err
             if force:
-                row["format"] = chosen[0]
+                row["format"] = chosen[0] if chosen[0] in cands else "dense"
             elif cands:
                 fns = {"dense": lambda m=mod, a=args: m(*a)}
                 fns.update({f: (lambda c=c, a=args: c(*a)) for f, c in cands.items()})
@@ -270,8 +335,11 @@ def benchmark_inference(module: nn.Module, exported: nn.Module | None = None, in
     """Table of µs/call and speedup of the sparse export vs the masked dense ``module`` (§1.9).
 
     ``exported=None`` exports per batch size (the auto-selection uses that batch); ``in_features``
-    defaults to the first Linear's. Each row: batch, threads, dense_us, sparse_us, speedup, formats.
+    defaults to the first Linear's. Each row: batch, threads, dense_us, sparse_us, speedup, formats. The thread
+    count is set for torch and Numba alike (:func:`deeprl.sparse.fused.set_num_threads`).
     """
+    from deeprl.sparse.fused import set_num_threads
+
     if in_features is None:
         first = next((m for m in module.modules() if isinstance(m, nn.Linear)), None)
         if first is None:
@@ -283,7 +351,7 @@ def benchmark_inference(module: nn.Module, exported: nn.Module | None = None, in
     gen = torch.Generator().manual_seed(0)
     try:
         for th in threads:
-            torch.set_num_threads(int(th))
+            set_num_threads(int(th))
             for b in batch_sizes:
                 sp = exported if exported is not None else export_sparse_inference(
                     module, min_sparsity=min_sparsity, batch_size=int(b))
@@ -293,7 +361,7 @@ def benchmark_inference(module: nn.Module, exported: nn.Module | None = None, in
                 rows.append({"batch": int(b), "threads": int(th), "dense_us": t["dense"], "sparse_us": t["sparse"],
                              "speedup": t["dense"] / t["sparse"], "formats": fmts})
     finally:
-        torch.set_num_threads(old)
+        set_num_threads(old)
     return rows
 
 

@@ -23,7 +23,7 @@ from deeprl.sparse import (
     export_sparse_inference,
 )
 from deeprl.sparse.export import SparseRNNCell
-from deeprl.sparse.kernels import NumbaCSRLinear
+from deeprl.sparse.fused import NumbaCSRLinear
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -63,10 +63,10 @@ def test_auto_selection_is_measured_and_always_correct():
     actor, tr = trained_actor()
     ex = tr.export_sparse_inference("actor", batch_size=256, reps=20, warmup=2)
     rep = {r["layer"]: r for r in ex.export_report}
-    times = rep["2"]["times_us"]
-    assert set(times) == {"dense", "csr", "numba"} and min(times.values()) > 0
-    assert rep["2"]["format"] == min(times, key=times.get)  # the measured fastest is kept
-    assert rep["4"]["format"] == "dense" and rep["4"]["times_us"] == {}  # below min_sparsity: not timed
+    chain = rep["<root>"]  # the whole Sequential is one fused-MLP candidate
+    assert chain["kind"] == "mlp" and chain["shape"] == [[256, 17], [256, 256], [6, 256]]
+    assert set(chain["times_us"]) == {"dense", "fused"} and min(chain["times_us"].values()) > 0
+    assert chain["format"] == min(chain["times_us"], key=chain["times_us"].get)  # the measured fastest is kept
     x = torch.randn(64, 17)
     assert torch.allclose(ex(x), actor(x).detach(), atol=1e-5)
     rows = benchmark_inference(actor, ex, batch_sizes=(1, 8), threads=(1,), reps=10, warmup=2)
@@ -74,6 +74,20 @@ def test_auto_selection_is_measured_and_always_correct():
     assert all(r["dense_us"] > 0 and r["sparse_us"] > 0 for r in rows)
     with pytest.raises(ValueError, match="min_sparsity"):
         export_sparse_inference(actor, min_sparsity=2.0)
+    with pytest.raises(ValueError, match="formats"):
+        export_sparse_inference(actor, formats=("coo",))
+
+
+def test_per_layer_selection_without_fusion_is_measured():
+    actor, _ = trained_actor()
+    ex = export_sparse_inference(actor, batch_size=256, reps=20, warmup=2, formats=("csr", "numba"))
+    rep = {r["layer"]: r for r in ex.export_report}
+    times = rep["2"]["times_us"]
+    assert set(times) == {"dense", "csr", "numba"} and min(times.values()) > 0
+    assert rep["2"]["format"] == min(times, key=times.get)
+    assert rep["4"]["format"] == "dense" and rep["4"]["times_us"] == {}  # below min_sparsity: not timed
+    x = torch.randn(64, 17)
+    assert torch.allclose(ex(x), actor(x).detach(), atol=1e-5)
 
 
 @pytest.fixture
