@@ -224,9 +224,18 @@ def _fuse_chains(out: nn.Module, min_sparsity: float, batch_size: int, reps: int
         if force:
             row["format"] = "fused"
         else:
-            row["times_us"] = time_calls({"dense": lambda m=mod, x=x: m(x), "fused": lambda c=cand, x=x: c(x)},
-                                         reps, warmup, clock=clock)
-            row["format"] = min(row["times_us"], key=row["times_us"].get)
+            fns = {"dense": lambda m=mod, x=x: m(x), "fused": lambda c=cand, x=x: c(x)}
+            if batch_size >= cand.parallel_min_batch and torch.get_num_threads() > 1:
+                # thread-parallel rows vs the serial kernel: which wins depends on the machine and its load
+                serial = copy.copy(cand)
+                serial.parallel_min_batch = batch_size + 1
+                fns["fused_serial"] = lambda c=serial, x=x: c(x)
+            row["times_us"] = time_calls(fns, reps, warmup, blocks=reps, clock=clock)
+            best = min(row["times_us"], key=row["times_us"].get)
+            if best == "fused_serial":
+                cand.parallel_min_batch = batch_size + 1
+            row["format"] = "dense" if best == "dense" else "fused"
+        row["parallel_min_batch"] = cand.parallel_min_batch
         if row["format"] == "fused":
             if name:
                 _set_submodule(out, name, cand)
@@ -246,17 +255,20 @@ def export_sparse_inference(module: nn.Module, min_sparsity: float = 0.8, batch_
     1. ``"fused"`` (CPU float32): every MLP (``nn.Sequential`` of Linears, each followed by at most one of
        Identity/ReLU/Tanh/Sigmoid/LeakyReLU, or a bare Linear) with a layer of at least ``min_sparsity`` exact
        zeros becomes one :class:`~deeprl.sparse.fused.FusedSparseMLP` (all its layers in CSR, thin dense ones
-       included) if that is faster than the dense chain.
+       included) if that is faster than the dense chain; with several threads and a batch of at least its
+       ``parallel_min_batch`` the thread-parallel and the serial kernel are both timed and the faster kept.
     2. Every remaining ``nn.Linear`` (and ``GRUCell`` / ``LSTMCell`` / ``RNNCell``, whose two matmuls are then
        compressed, :class:`SparseRNNCell`) with at least ``min_sparsity`` zeros is converted per layer:
        ``"csr"`` = :class:`CSRLinear` on ``torch.sparse_csr``; ``"numba"`` =
        :class:`~deeprl.sparse.fused.NumbaCSRLinear` (CPU float32), the fastest of dense and these.
 
     Each candidate is checked numerically (``max|y − y_dense| ≤ 1e-5·(1 + |y|)``, else RuntimeError) and timed
-    against the dense original at ``batch_size`` (``reps``/``warmup`` calls, interleaved, :func:`time_calls`
-    with ``clock``). ``force=True`` (or a format name) converts every candidate to the first (or named)
-    format without timing (``force="fused"`` fuses the chains and leaves other layers dense). The choices,
-    timings and errors are in the returned module's ``export_report`` (one row per chain or layer).
+    against the dense original at ``batch_size`` (``reps``/``warmup`` calls, interleaved call by call, the
+    fastest call counts: :func:`time_calls` with ``blocks=reps`` and ``clock``; on a loaded machine single
+    calls are the ones most likely to run undisturbed). ``force=True`` (or a format name) converts every
+    candidate to the first (or named) format without timing (``force="fused"`` fuses the chains and leaves
+    other layers dense). The choices, timings and errors are in the returned module's ``export_report`` (one
+    row per chain or layer).
     """
     if not 0.0 <= min_sparsity <= 1.0:
         raise ValueError(f"min_sparsity must be in [0, 1], got {min_sparsity!r}")
@@ -312,7 +324,7 @@ def export_sparse_inference(module: nn.Module, min_sparsity: float = 0.8, batch_
             elif cands:
                 fns = {"dense": lambda m=mod, a=args: m(*a)}
                 fns.update({f: (lambda c=c, a=args: c(*a)) for f, c in cands.items()})
-                row["times_us"] = time_calls(fns, reps, warmup, clock=clock)
+                row["times_us"] = time_calls(fns, reps, warmup, blocks=reps, clock=clock)
                 row["format"] = min(row["times_us"], key=row["times_us"].get)
             if row["format"] != "dense":
                 new = cands[row["format"]]

@@ -65,8 +65,10 @@ def test_auto_selection_is_measured_and_always_correct():
     rep = {r["layer"]: r for r in ex.export_report}
     chain = rep["<root>"]  # the whole Sequential is one fused-MLP candidate
     assert chain["kind"] == "mlp" and chain["shape"] == [[256, 17], [256, 256], [6, 256]]
-    assert set(chain["times_us"]) == {"dense", "fused"} and min(chain["times_us"].values()) > 0
-    assert chain["format"] == min(chain["times_us"], key=chain["times_us"].get)  # the measured fastest is kept
+    times = chain["times_us"]
+    assert {"dense", "fused"} <= set(times) <= {"dense", "fused", "fused_serial"} and min(times.values()) > 0
+    best = min(times, key=times.get)  # the measured fastest is kept
+    assert chain["format"] == ("dense" if best == "dense" else "fused")
     x = torch.randn(64, 17)
     assert torch.allclose(ex(x), actor(x).detach(), atol=1e-5)
     rows = benchmark_inference(actor, ex, batch_sizes=(1, 8), threads=(1,), reps=10, warmup=2)
