@@ -3,9 +3,9 @@
     python benchmarks/bench_sparse_export.py --seed 0                 # threads 1 and 2, batch 1 and 256
     python benchmarks/bench_sparse_export.py --threads 2 --reps 1000 --out runs/bench_sparse_export
 
-Cases, all measured in one run, the modules' calls interleaved in blocks (by default one call per block, so
-each time is the fastest single call: on a machine loaded by other jobs, the call least disturbed by them;
-``--blocks`` for fewer, longer blocks, ``--stat median`` for the median block):
+Cases, all measured in one run, the modules' calls interleaved in blocks (default 10 calls per block, the
+order rotated from block to block); each time is the fastest block mean (on a machine loaded by other jobs,
+the block least disturbed by them; ``--stat median`` for the median block):
 - ``layer256``: one ``nn.Linear(256, 256)`` with a uniform random mask at sparsity S (E-S's setting);
 - ``td3_actor``: the RLx2 TD3 actor (``deeprl.rlx2.networks.DeterministicActor``, HalfCheetah sizes
   17→256→256→6, ReLU, ``bias + scale·tanh``) masked by the engine with ER at global sparsity S (the hidden
@@ -81,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--batches", type=csv_of(positive_int), default=[1, 256])
     ap.add_argument("--reps", type=positive_int, default=300, help="timed calls per measurement")
     ap.add_argument("--blocks", type=positive_int, default=None,
-                    help="interleaved timing blocks (default: --reps, i.e. one call per block)")
+                    help="interleaved timing blocks (default: --reps / 10, i.e. 10 calls per block)")
     ap.add_argument("--stat", choices=("min", "median"), default="min", help="block statistic")
     ap.add_argument("--clock", choices=("wall", "cpu"), default="wall",
                     help="wall-clock (default) or process CPU time (load-robust proxy, meaningful with 1 thread)")
@@ -94,7 +94,7 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     t0 = time.time()
     load0 = os.getloadavg()
-    blocks = args.blocks or args.reps
+    blocks = args.blocks or max(1, args.reps // 10)
     hdr = (f"{'case':<9} {'S':>4} {'batch':>5} {'thr':>3} {'dense µs':>9} {'fused µs':>9} {'serial µs':>9} "
            f"{'CSR µs':>8} {'auto µs':>8} {'fused x':>7} {'serial x':>8} {'CSR x':>6} {'auto x':>6} {'load1':>5}"
            "  auto formats")

@@ -135,25 +135,27 @@ def time_calls(fns: dict[str, Callable[[], Any]], reps: int, warmup: int, blocks
                stat: str = "min", clock: str = "wall") -> dict[str, float]:
     """µs per call of each function: ``reps`` calls split in ``blocks`` blocks, interleaved across functions.
 
-    ``stat="min"`` (default) takes the fastest block mean, the least-disturbed estimate on a shared machine
-    (as ``timeit`` advises); ``"median"`` the median block mean. ``clock="wall"`` (default) measures
-    wall-clock time; ``"cpu"`` the process CPU time (``time.process_time``), which on an oversubscribed
-    machine excludes time spent descheduled: a fair proxy of wall time with one thread, not with several
-    (idle worker threads may spin).
+    Block ``i`` runs the functions in an order rotated by ``i``, so none always runs right after the same
+    other one (whose cache footprint would bias it). ``stat="min"`` (default) takes the fastest block mean,
+    the least-disturbed estimate on a shared machine (as ``timeit`` advises); ``"median"`` the median block
+    mean. ``clock="wall"`` (default) measures wall-clock time; ``"cpu"`` the process CPU time
+    (``time.process_time``), which on an oversubscribed machine excludes time spent descheduled: a fair
+    proxy of wall time with one thread, not with several (idle worker threads may spin).
     """
     if stat not in ("min", "median"):
         raise ValueError(f"stat must be 'min' or 'median', got {stat!r}")
     if clock not in ("wall", "cpu"):
         raise ValueError(f"clock must be 'wall' or 'cpu', got {clock!r}")
     now = time.perf_counter if clock == "wall" else time.process_time
+    items = list(fns.items())
     with torch.inference_mode():
-        for f in fns.values():
+        for _, f in items:
             for _ in range(warmup):
                 f()
         per: dict[str, list[float]] = {k: [] for k in fns}
         n = max(1, reps // blocks)
-        for _ in range(blocks):
-            for k, f in fns.items():
+        for b in range(blocks):
+            for k, f in items[b % len(items):] + items[:b % len(items)]:
                 t0 = now()
                 for _ in range(n):
                     f()
@@ -230,7 +232,7 @@ def _fuse_chains(out: nn.Module, min_sparsity: float, batch_size: int, reps: int
                 serial = copy.copy(cand)
                 serial.parallel_min_batch = batch_size + 1
                 fns["fused_serial"] = lambda c=serial, x=x: c(x)
-            row["times_us"] = time_calls(fns, reps, warmup, blocks=reps, clock=clock)
+            row["times_us"] = time_calls(fns, reps, warmup, blocks=max(1, reps // 5), clock=clock)
             best = min(row["times_us"], key=row["times_us"].get)
             if best == "fused_serial":
                 cand.parallel_min_batch = batch_size + 1
@@ -263,9 +265,9 @@ def export_sparse_inference(module: nn.Module, min_sparsity: float = 0.8, batch_
        :class:`~deeprl.sparse.fused.NumbaCSRLinear` (CPU float32), the fastest of dense and these.
 
     Each candidate is checked numerically (``max|y − y_dense| ≤ 1e-5·(1 + |y|)``, else RuntimeError) and timed
-    against the dense original at ``batch_size`` (``reps``/``warmup`` calls, interleaved call by call, the
-    fastest call counts: :func:`time_calls` with ``blocks=reps`` and ``clock``; on a loaded machine single
-    calls are the ones most likely to run undisturbed). ``force=True`` (or a format name) converts every
+    against the dense original at ``batch_size`` (``reps``/``warmup`` calls, interleaved in blocks of 5 calls,
+    the fastest block counts: :func:`time_calls` with ``clock``; on a loaded machine short blocks are the
+    ones most likely to run undisturbed). ``force=True`` (or a format name) converts every
     candidate to the first (or named) format without timing (``force="fused"`` fuses the chains and leaves
     other layers dense). The choices, timings and errors are in the returned module's ``export_report`` (one
     row per chain or layer).
@@ -324,7 +326,7 @@ def export_sparse_inference(module: nn.Module, min_sparsity: float = 0.8, batch_
             elif cands:
                 fns = {"dense": lambda m=mod, a=args: m(*a)}
                 fns.update({f: (lambda c=c, a=args: c(*a)) for f, c in cands.items()})
-                row["times_us"] = time_calls(fns, reps, warmup, blocks=reps, clock=clock)
+                row["times_us"] = time_calls(fns, reps, warmup, blocks=max(1, reps // 5), clock=clock)
                 row["format"] = min(row["times_us"], key=row["times_us"].get)
             if row["format"] != "dense":
                 new = cands[row["format"]]
