@@ -44,9 +44,13 @@ def compiled_step(*args: object) -> Callable:
 
     A call through the Numba dispatcher first resolves the types of its nine arguments (about 0.4 us,
     a tenth of a 20-user step); the env resolves them once and calls the compiled entry point, which
-    trusts them: every later call must pass arrays of exactly these dtypes, dimensions and layouts.
+    trusts them: every later call must pass arrays of exactly these dtypes and dimensions, and the
+    state arrays in the same layouts. The action (argument 7) is compiled for any strides ('A'
+    layout), so any 1-D array of its dtype may be passed.
     """
-    sig = tuple(nb.typeof(a) for a in args)
+    sig = [nb.typeof(a) for a in args]
+    sig[6] = nb.types.Array(sig[6].dtype, 1, "A")
+    sig = tuple(sig)
     fn = _COMPILED.get(sig)
     if fn is None:
         fn = _COMPILED[sig] = step_slot.compile(sig)

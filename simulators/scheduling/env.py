@@ -6,13 +6,16 @@ One step is one slot (spec §1.2): observe, choose a per-packet energy for every
 eq. (8): sum_i beta_i S_i(t) - lambda E_i(t).
 
 Vectorised over users: everything exogenous (arrivals, channel paths, noisy channel readings) is
-drawn in full at ``reset`` (for Poisson arrivals with the channel uniforms in one draw, inverted in
-one kernel); a step is one Numba kernel (:func:`.kernels.step_slot`) that does the whole slot for all
-users and counters in place on preallocated state, and everything the constructor validated is not
-re-checked per step (``benchmarks/bench_scheduling.py`` measures it against a per-packet Python
-loop). Binomial successes are exact: one Bernoulli draw per packet for counters of <= 12 packets,
-else the inverse CDF from one uniform; uniforms come from a per-episode splitmix64 stream seeded
-from ``np_random`` at reset.
+drawn in full at ``reset`` (for Poisson arrivals, together with the channel uniforms and the
+transmission seeds, in one ``random_raw`` call read exactly as ``rng.random``/``rng.integers`` would,
+and inverted in one kernel); a step is one call of the compiled Numba kernel
+:func:`.kernels.step_slot` (its entry point, without the dispatcher's per-call type resolution) that
+does the whole slot for all users and counters in place on preallocated state. Nothing the
+constructor validated is re-checked per step; the per-step Python work is the action's dtype/size
+check, two small output arrays and the ``info`` dict (``benchmarks/bench_scheduling.py`` measures
+the env against a per-packet Python loop). Binomial successes are exact: one Bernoulli draw per packet
+for counters of <= 12 packets, else the inverse CDF from one uniform; uniforms come from a
+per-episode splitmix64 stream seeded from ``np_random`` at reset.
 
 Spaces. The action is a flat Box [-1, 1]^B with B = sum_i (tau_i + 1), the global buffer's layout
 (user-major, counter index k ascending); a in [-1, 1] means energy e = e_max (a + 1)/2 per packet of
@@ -92,6 +95,7 @@ class SchedulingEnv(CoreViews, gym.Env):
         self.observation_space = core.observation_space()
         self._obs_dim = core.obs_dim
         self._kernel32 = self._kernel64 = None  # the compiled step kernel per action dtype, resolved at first use
+        self._channel_path = core.exo[0, :, 1]
         self._needs_reset = True
 
     def __getstate__(self) -> dict[str, Any]:
@@ -148,6 +152,7 @@ class SchedulingEnv(CoreViews, gym.Env):
             if split not in ("train", "eval"):
                 raise ValueError(f"options['split'] must be 'train' or 'eval', got {split!r}")
         self._core.reset(self.np_random, split)
+        self._channel_path = self._core.exo[0, :, 1]  # (H + 1, N): c(t), a fresh array each episode
         self._needs_reset = False
         return self._core.obs[0].copy(), {"channel": self.channel.copy()}
 
@@ -162,10 +167,9 @@ class SchedulingEnv(CoreViews, gym.Env):
         if self._needs_reset:
             raise RuntimeError("call reset() before step() (and after an episode ends)")
         a = action
-        # the compiled kernel takes 1-D contiguous float32 / float64 actions as they are; others are converted
-        if (type(a) is not np.ndarray or a.ndim != 1 or (a.dtype is not _F64 and a.dtype is not _F32)
-                or a.strides[0] != a.itemsize):
-            a = np.ascontiguousarray(action, dtype=np.float64).reshape(-1)
+        # the compiled kernel takes 1-D float32 / float64 actions as they are; others are converted
+        if type(a) is not np.ndarray or a.ndim != 1 or (a.dtype is not _F64 and a.dtype is not _F32):
+            a = np.asarray(action, dtype=np.float64).reshape(-1)
         if a.shape[0] != self.buffer_size:
             raise ValueError(f"action must have {self.buffer_size} entries (sum_i (tau_i + 1)), got {a.size}")
         core = self._core
@@ -187,4 +191,4 @@ class SchedulingEnv(CoreViews, gym.Env):
         truncated = t >= self.horizon
         self._needs_reset = truncated
         return obs, r, False, truncated, {"S": info[0], "E": info[1], "D": info[2], "reward": info[3],
-                                          "channel": core.exo[0, t - 1, 1]}
+                                          "channel": self._channel_path[t - 1]}

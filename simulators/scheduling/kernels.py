@@ -87,24 +87,37 @@ _MARGIN = 1e-12
 
 
 @nb.njit(cache=True, inline="always")
+def tanh_bracket(x):
+    """(lo, hi) with lo <= tanh(x) <= hi for 0 <= x <= sqrt(3) (we use x <= 1):
+
+        lo = x - x^3/3 + 2x^5/15 - 17x^7/315,   hi = x - x^3/3 + 2x^5/15.
+
+    Proof, for x >= 0: tanh(x) <= x; f = tanh(x) - x + x^3/3 has f' = x^2 - tanh^2(x) >= 0, so
+    tanh(x) >= x - x^3/3; g = hi - tanh(x) has g' = tanh^2(x) - x^2 + 2x^4/3 >= (x - x^3/3)^2 - x^2
+    + 2x^4/3 = x^6/9 >= 0 while x - x^3/3 >= 0 (x <= sqrt(3)); h = tanh(x) - lo has
+    h' = x^2 - 2x^4/3 + 17x^6/45 - tanh^2(x) >= that minus hi^2 = 4x^8/45 - 4x^10/225 >= 0 (x <= sqrt(5)).
+    """
+    x2 = x * x
+    hi = x * (1.0 + x2 * (-1.0 / 3.0 + x2 * (2.0 / 15.0)))
+    lo = hi - x * x2 * x2 * x2 * (17.0 / 315.0)
+    return lo, hi
+
+
+@nb.njit(cache=True, inline="always")
 def _bernoulli_count(n, e, kc, x, st):
     """Successes among ``n`` packets, one Bernoulli(p) per packet with p = :func:`_success_prob`
     (eq. (5)), and the advanced splitmix64 state: packet j succeeds iff k_j < p 2^53, k_j the 53-bit
     output of state st + j gamma, i.e. u_j = k_j / 2^53 < p.
 
-    Exactly that count, but p (an expm1 and two divisions) is only computed when a draw falls
-    between two cheap bounds of it: for 0 <= x <= sqrt(3),
-        x - x^3/3 + 2x^5/15 - 17x^7/315 <= tanh(x) <= x - x^3/3 + 2x^5/15
-    (from tanh(x) <= x, then tanh(x) >= x - x^3/3 since its derivative gap x^2 - tanh^2(x) >= 0, and
-    twice more the same way), widened by a relative margin 1e-12. ``x`` is e / kappa to a few ulps.
+    Exactly that count, but p (an expm1 and two divisions, most of a step's time if done for every
+    counter) is only computed when a draw falls between the bounds of :func:`tanh_bracket` at
+    x = e / kappa (computed as e (1 / kappa), a few ulps off), widened by the relative margin 1e-12.
     """
     gamma = np.uint64(0x9E3779B97F4A7C15)
     st0 = st
     s = 0
     if 1e-200 < x <= 1.0:
-        x2 = x * x
-        hi = x * (1.0 + x2 * (-1.0 / 3.0 + x2 * (2.0 / 15.0)))
-        lo = hi - x * x2 * x2 * x2 * (17.0 / 315.0)
+        lo, hi = tanh_bracket(x)
         # for an integer k: k < z  <=>  k < ceil(z); both bounds are at most 2^53
         k_lo = np.int64(np.ceil(lo * ((1.0 - _MARGIN) * _TWO53)))
         k_hi = np.int64(np.ceil(hi * ((1.0 + _MARGIN) * _TWO53)))

@@ -20,6 +20,7 @@ from simulators.scheduling import SchedulingEnv, make_instance
 from simulators.scheduling.channels import initial_law
 from simulators.scheduling.core import _lemire_seeds
 from simulators.scheduling.env import binomial_from_uniform
+from simulators.scheduling.kernels import _MARGIN, _success_prob, tanh_bracket
 from simulators.scheduling.vector import SchedulingBatch
 
 MASK = (1 << 64) - 1
@@ -152,6 +153,8 @@ def test_env_equals_per_packet_reference_step_for_step(name, inst_kw, env_kw):
         for t in range(env.horizon):
             # out-of-range actions get clipped; float32 and float64 actions take separate kernels
             a = act_rng.uniform(-1.3, 1.3, env.buffer_size).astype(np.float32 if t % 2 else np.float64)
+            if t % 3 == 2:
+                a = np.repeat(a, 2)[::2]  # a strided (non-contiguous) action, passed to the kernel as is
             obs, r, term, trunc, info = env.step(a)
             ref_obs, ref_r, ref_info = ref.step(a[None])
             assert obs.dtype == np.float32 and obs.tolist() == ref_obs[0], (name, episode, t)
@@ -207,3 +210,19 @@ def test_env_pickles_mid_episode_and_continues_identically():
         o1, r1, *_ = env.step(a)
         o2, r2, *_ = twin.step(a)
         assert r1 == r2 and np.array_equal(o1, o2)
+
+
+def test_tanh_bracket_encloses_the_success_probability():
+    """The kernel skips eq. (5) when a draw lies outside [lo, hi] (widened by the margin); that is
+    exact only if p as computed lies inside, for x = e / kappa as computed (e times 1 / kappa)."""
+    rng = np.random.default_rng(0)
+    xs = np.concatenate([np.linspace(1e-9, 1.0, 4001), rng.uniform(0, 1, 4000), [1.0, 0.5, 1e-12]])
+    for x in xs:
+        lo, hi = tanh_bracket(x)
+        assert lo * (1 - _MARGIN) <= math.tanh(x) <= hi * (1 + _MARGIN)  # bounds and tanh rounded
+        assert lo * (1 - 1e-15) <= math.tanh(x) <= hi * (1 + 1e-15)  # ... by a few ulps at most
+        assert hi - lo <= 17 / 315 * x**7 * (1 + 1e-9) + 1e-15 * hi  # the bracket is narrow
+    for _ in range(3000):
+        e, kc = rng.uniform(0, 1), rng.uniform(1, 32) * rng.integers(1, 5)
+        lo, hi = tanh_bracket(e * (1.0 / kc))
+        assert lo * (1 - _MARGIN) <= _success_prob(e, kc) <= hi * (1 + _MARGIN)
