@@ -1,11 +1,13 @@
 """Wall-clock speed of exported sparse inference vs the masked dense network (sparse spec §1.9, E-S).
 
     python benchmarks/bench_sparse_export.py --seed 0                 # threads 1 and 2, batch 1 and 256
-    python benchmarks/bench_sparse_export.py --threads 2 --reps 1000 --out runs/bench_sparse_export
+    python benchmarks/bench_sparse_export.py --threads 2 --blocks 400 --clock cpu --out runs/bench_sparse_export
 
-Cases, all measured in one run, the modules' calls interleaved in blocks (default 10 calls per block, the
-order rotated from block to block); each time is the fastest block mean (on a machine loaded by other jobs,
-the block least disturbed by them; ``--stat median`` for the median block):
+Cases, all measured in one run, the modules' calls interleaved in ``--blocks`` blocks of about ``--block-us``
+µs each (as many calls as fill it, so slow and fast modules are equally exposed to preemption; the order
+rotated from block to block); each time is the fastest block mean (on a machine loaded by other jobs, the
+block least disturbed by them; ``--stat median`` for the median block; ``--clock cpu`` for process CPU time,
+a load-robust proxy with one thread):
 - ``layer256``: one ``nn.Linear(256, 256)`` with a uniform random mask at sparsity S (E-S's setting);
 - ``td3_actor``: the RLx2 TD3 actor (``deeprl.rlx2.networks.DeterministicActor``, HalfCheetah sizes
   17→256→256→6, ReLU, ``bias + scale·tanh``) masked by the engine with ER at global sparsity S (the hidden
@@ -79,9 +81,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="thread counts (torch and Numba), e.g. 1,2")
     ap.add_argument("--sparsities", type=csv_of(float), default=[0.90, 0.95])
     ap.add_argument("--batches", type=csv_of(positive_int), default=[1, 256])
-    ap.add_argument("--reps", type=positive_int, default=300, help="timed calls per measurement")
-    ap.add_argument("--blocks", type=positive_int, default=None,
-                    help="interleaved timing blocks (default: --reps / 10, i.e. 10 calls per block)")
+    ap.add_argument("--blocks", type=positive_int, default=200, help="interleaved timing blocks per module")
+    ap.add_argument("--block-us", type=positive_int, default=1000, help="target length of one block, µs")
     ap.add_argument("--stat", choices=("min", "median"), default="min", help="block statistic")
     ap.add_argument("--clock", choices=("wall", "cpu"), default="wall",
                     help="wall-clock (default) or process CPU time (load-robust proxy, meaningful with 1 thread)")
@@ -94,12 +95,11 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     t0 = time.time()
     load0 = os.getloadavg()
-    blocks = args.blocks or max(1, args.reps // 10)
     hdr = (f"{'case':<9} {'S':>4} {'batch':>5} {'thr':>3} {'dense µs':>9} {'fused µs':>9} {'serial µs':>9} "
            f"{'CSR µs':>8} {'auto µs':>8} {'fused x':>7} {'serial x':>8} {'CSR x':>6} {'auto x':>6} {'load1':>5}"
            "  auto formats")
     print(f"torch {torch.__version__}, {os.cpu_count()} CPUs, load average {load0[0]:.2f} {load0[1]:.2f} "
-          f"{load0[2]:.2f}, clock={args.clock}, stat={args.stat}, {args.reps} calls in {blocks} blocks")
+          f"{load0[2]:.2f}, clock={args.clock}, stat={args.stat}, {args.blocks} blocks of ~{args.block_us} µs")
     print(hdr)
     print("-" * len(hdr), flush=True)
     for th in args.threads:
@@ -122,7 +122,8 @@ def main(argv: list[str] | None = None) -> int:
                     t = time_calls({"dense": lambda d=dense, x=x: d(x), "fused": lambda f=fused, x=x: f(x),
                                     "serial": lambda f=serial, x=x: f(x), "csr": lambda f=csr, x=x: f(x),
                                     "auto": lambda a=auto, x=x: a(x)},
-                                   args.reps, max(10, args.reps // 10), blocks=blocks, stat=args.stat, clock=args.clock)
+                                   args.blocks, 20, blocks=args.blocks, stat=args.stat, clock=args.clock,
+                                   block_us=args.block_us)
                     r = {
                         "case": case, "sparsity": s, "batch": b, "threads": th,
                         "dense_us": t["dense"], "fused_us": t["fused"], "fused_serial_us": t["serial"],

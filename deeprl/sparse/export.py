@@ -132,7 +132,7 @@ def _cell_kind(cell: nn.Module) -> str:
 
 
 def time_calls(fns: dict[str, Callable[[], Any]], reps: int, warmup: int, blocks: int = 10,
-               stat: str = "min", clock: str = "wall") -> dict[str, float]:
+               stat: str = "min", clock: str = "wall", block_us: float | None = None) -> dict[str, float]:
     """µs per call of each function: ``reps`` calls split in ``blocks`` blocks, interleaved across functions.
 
     Block ``i`` runs the functions in an order rotated by ``i``, so none always runs right after the same
@@ -141,6 +141,9 @@ def time_calls(fns: dict[str, Callable[[], Any]], reps: int, warmup: int, blocks
     mean. ``clock="wall"`` (default) measures wall-clock time; ``"cpu"`` the process CPU time
     (``time.process_time``), which on an oversubscribed machine excludes time spent descheduled: a fair
     proxy of wall time with one thread, not with several (idle worker threads may spin).
+    ``block_us``: instead of ``reps // blocks`` calls, each function gets as many calls per block as fill about
+    ``block_us`` µs (from its warm-up time), so a slow and a fast function run equally long blocks and are
+    equally likely to be preempted within one (else the slow one's longer blocks are disturbed more often).
     """
     if stat not in ("min", "median"):
         raise ValueError(f"stat must be 'min' or 'median', got {stat!r}")
@@ -148,14 +151,18 @@ def time_calls(fns: dict[str, Callable[[], Any]], reps: int, warmup: int, blocks
         raise ValueError(f"clock must be 'wall' or 'cpu', got {clock!r}")
     now = time.perf_counter if clock == "wall" else time.process_time
     items = list(fns.items())
+    calls = dict.fromkeys(fns, max(1, reps // blocks))
     with torch.inference_mode():
-        for _, f in items:
+        for k, f in items:
+            t0 = time.perf_counter()
             for _ in range(warmup):
                 f()
+            if block_us is not None:
+                calls[k] = max(1, round(block_us / max((time.perf_counter() - t0) / max(warmup, 1) * 1e6, 1e-3)))
         per: dict[str, list[float]] = {k: [] for k in fns}
-        n = max(1, reps // blocks)
         for b in range(blocks):
             for k, f in items[b % len(items):] + items[:b % len(items)]:
+                n = calls[k]
                 t0 = now()
                 for _ in range(n):
                     f()
@@ -232,7 +239,7 @@ def _fuse_chains(out: nn.Module, min_sparsity: float, batch_size: int, reps: int
                 serial = copy.copy(cand)
                 serial.parallel_min_batch = batch_size + 1
                 fns["fused_serial"] = lambda c=serial, x=x: c(x)
-            row["times_us"] = time_calls(fns, reps, warmup, blocks=max(1, reps // 5), clock=clock)
+            row["times_us"] = time_calls(fns, reps, warmup, blocks=max(1, reps // 5), clock=clock, block_us=500)
             best = min(row["times_us"], key=row["times_us"].get)
             if best == "fused_serial":
                 cand.parallel_min_batch = batch_size + 1
@@ -265,12 +272,12 @@ def export_sparse_inference(module: nn.Module, min_sparsity: float = 0.8, batch_
        :class:`~deeprl.sparse.fused.NumbaCSRLinear` (CPU float32), the fastest of dense and these.
 
     Each candidate is checked numerically (``max|y − y_dense| ≤ 1e-5·(1 + |y|)``, else RuntimeError) and timed
-    against the dense original at ``batch_size`` (``reps``/``warmup`` calls, interleaved in blocks of 5 calls,
-    the fastest block counts: :func:`time_calls` with ``clock``; on a loaded machine short blocks are the
-    ones most likely to run undisturbed). ``force=True`` (or a format name) converts every
-    candidate to the first (or named) format without timing (``force="fused"`` fuses the chains and leaves
-    other layers dense). The choices, timings and errors are in the returned module's ``export_report`` (one
-    row per chain or layer).
+    against the dense original at ``batch_size`` (:func:`time_calls` with ``clock``: ``warmup`` calls, then
+    ``reps // 5`` interleaved blocks of ~500 µs each, the fastest block counts; on a loaded machine short
+    blocks of equal length are the ones most likely to run undisturbed). ``force=True`` (or a format name)
+    converts every candidate to the first (or named) format without timing (``force="fused"`` fuses the
+    chains and leaves other layers dense). The choices, timings and errors are in the returned module's
+    ``export_report`` (one row per chain or layer).
     """
     if not 0.0 <= min_sparsity <= 1.0:
         raise ValueError(f"min_sparsity must be in [0, 1], got {min_sparsity!r}")
@@ -326,7 +333,7 @@ def export_sparse_inference(module: nn.Module, min_sparsity: float = 0.8, batch_
             elif cands:
                 fns = {"dense": lambda m=mod, a=args: m(*a)}
                 fns.update({f: (lambda c=c, a=args: c(*a)) for f, c in cands.items()})
-                row["times_us"] = time_calls(fns, reps, warmup, blocks=max(1, reps // 5), clock=clock)
+                row["times_us"] = time_calls(fns, reps, warmup, blocks=max(1, reps // 5), clock=clock, block_us=500)
                 row["format"] = min(row["times_us"], key=row["times_us"].get)
             if row["format"] != "dense":
                 new = cands[row["format"]]
