@@ -67,8 +67,14 @@ def build_parser() -> CliParser:
     a.add_argument("--n-samples", type=positive_int, default=d.n_samples, help="K of eq. (12)")
     a.add_argument("--softmax-beta", type=nonneg_float, default=d.softmax_beta, help="beta of eq. (14)")
     a.add_argument("--importance-sampling", action="store_true", help="IS = 1 in eq. (14)")
-    a.add_argument("--dual", choices=DUAL_MODES, default=d.dual, help="lambda: eq. (17) ascent or fixed")
-    a.add_argument("--lam0", type=nonneg_float, default=d.lam0, help="initial (or fixed) lambda")
+    a.add_argument("--dual", choices=DUAL_MODES, default=d.dual,
+                   help="lambda: dual ascent eq. (17a) with the averaged iterate (17b) held at the end, or fixed")
+    a.add_argument("--lam0", type=nonneg_float, default=d.lam0,
+                   help="initial (or fixed) lambda (default lambda_max/2 for ascent, 1 for fixed)")
+    a.add_argument("--dual-lr-frac", type=nonneg_float, default=d.dual_lr_frac,
+                   help="dual step eta = FRAC * lambda_max per episode on (E - E_b)/E_b (default %(default)s)")
+    a.add_argument("--dual-freeze-frac", type=probability, default=d.dual_freeze_frac,
+                   help="final fraction of training with lambda held at the averaged iterate (default %(default)s)")
     a.add_argument("--hidden", type=positive_int, default=d.hidden)
     a.add_argument("--user-features", choices=("ours", "index"), default=d.user_features,
                    help="per-user features of eq. (9): ours, or the code's raw user index")
@@ -87,7 +93,8 @@ def config_from_args(args) -> RSD4Config:
         weight_decay=args.weight_decay, batch_size=args.batch_size, gamma=args.gamma,
         random_steps=args.random_steps, policy_delay=args.policy_delay, n_samples=args.n_samples,
         softmax_beta=args.softmax_beta, importance_sampling=args.importance_sampling, dual=args.dual,
-        lam0=args.lam0, hidden=args.hidden, bptt_window=args.bptt_window, burn_in=args.burn_in,
+        lam0=args.lam0, dual_lr_frac=args.dual_lr_frac, dual_freeze_frac=args.dual_freeze_frac,
+        hidden=args.hidden, bptt_window=args.bptt_window, burn_in=args.burn_in,
         user_features=args.user_features,
     )
 

@@ -61,11 +61,16 @@ class RSD4Config:
     softmax_beta: float = 0.01
     importance_sampling: bool = False
     td3_noise_clip: float = 0.5
-    # dual (spec §2.7)
+    # dual (spec §2.7; rule and defaults ours, see deeprl.rsd4.dual): eq. (17a) every ``dual_every``
+    # episodes with eta = dual_lr_frac lambda_max on the mean energy of the last ``dual_window`` episodes;
+    # lambda_bar of eq. (17b) (iterates after the first ``dual_avg_start`` fraction) is held for the final
+    # ``dual_freeze_frac`` of training. lam0=None: lambda_max / 2 for ascent, 1.0 (the code's) for fixed.
     dual: str = "ascent"
-    lam0: float = 1.0
-    dual_lr_frac: float = 0.05
-    dual_every: int = 10
+    lam0: float | None = None
+    dual_lr_frac: float = 0.02
+    dual_every: int = 1
+    dual_window: int = 1
+    dual_avg_start: float = 0.5
     dual_freeze_frac: float = 0.1
 
     def __post_init__(self) -> None:
@@ -78,8 +83,8 @@ class RSD4Config:
         if self.preset not in PRESETS:
             raise ValueError(f"preset must be one of {', '.join(PRESETS)}, got {self.preset!r}")
         for name in ("n_users", "episodes", "eval_every", "eval_episodes", "checkpoint_every", "hidden",
-                     "batch_size", "buffer_episodes", "policy_delay", "n_samples", "dual_every", "horizon",
-                     "threads"):
+                     "batch_size", "buffer_episodes", "policy_delay", "n_samples", "dual_every", "dual_window",
+                     "horizon", "threads"):
             v = getattr(self, name)
             if not isinstance(v, int) or v < 1:
                 raise ValueError(f"{name} must be a positive integer, got {v!r}")
@@ -89,10 +94,14 @@ class RSD4Config:
         for name in ("gamma", "tau_soft", "dual_freeze_frac"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"{name} must be in [0, 1], got {getattr(self, name)!r}")
-        for name in ("weight_decay", "expl_noise", "softmax_beta", "lam0", "dual_lr_frac", "random_steps",
+        for name in ("weight_decay", "expl_noise", "softmax_beta", "dual_lr_frac", "random_steps",
                      "td3_noise_clip"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be non-negative, got {getattr(self, name)!r}")
+        if self.lam0 is not None and not self.lam0 >= 0:
+            raise ValueError(f"lam0 must be non-negative (or None for the default), got {self.lam0!r}")
+        if not 0.0 <= self.dual_avg_start < 1.0:
+            raise ValueError(f"dual_avg_start must be in [0, 1), got {self.dual_avg_start!r}")
         if not isinstance(self.bptt_window, int) or self.bptt_window < 0 or self.bptt_window > self.horizon:
             raise ValueError(f"bptt_window must be an integer in [0, horizon={self.horizon}], got {self.bptt_window!r}")
         if not isinstance(self.burn_in, int) or self.burn_in < 0:

@@ -1,8 +1,39 @@
-"""Lagrangian dual update of the energy multiplier lambda (RSD4 spec §2.7, our choice; eq. (17)).
+"""Lagrangian dual update of the energy multiplier lambda (RSD4 spec §2.7, eq. (17); rule ours).
 
-lambda_{n+1} = clip(lambda_n + eta (E_hat_n - E_b) / E_b, 0, lambda_max), with E_hat_n the mean
-energy per slot of the last ``window`` training episodes, applied every ``every`` episodes after the
-random phase and frozen for the final ``freeze_frac`` of training; eta = ``lr_frac`` lambda_max.
+Stochastic projected dual ascent on the *relative* violation, one step per training episode, with the
+averaged iterate held fixed at the end (ergodic averaging of the dual iterate):
+
+    (17a) lambda_{n+1} = clip(lambda_n + eta (E_hat_n - E_b) / E_b, 0, lambda_max),  eta = lr_frac lambda_max
+    (17b) lambda_bar   = (1 / (n - m + 1)) sum_{k=m}^{n} lambda_k,  m = floor(avg_start n)   (at the freeze)
+
+E_hat_n is the mean energy per slot of the last ``window`` training episodes (default 1: that episode),
+and one step of (17a) is taken every ``every`` episodes after the random phase. When training reaches
+its final ``freeze_frac`` (see :class:`deeprl.rsd4.train.Trainer`), :meth:`DualAscent.freeze` sets lambda
+to lambda_bar of (17b) over the last ``1 - avg_start`` of the iterates lambda_0..lambda_n, and lambda stays there
+for the rest of training and at evaluation (the policy is trained and evaluated at the same lambda,
+which enters its input g(t), spec eq. (9)).
+
+Why (our choice, departing from the spec's eta = 0.05 lambda_max every 10 episodes from lambda_0 = 1):
+
+* g(lambda) = max_pi TP(pi) - lambda (E(pi) - E_b) is convex, so (17a) is projected subgradient descent
+  on g with subgradient E_b - E(pi_lambda); dividing by E_b makes eta free of the energy scale, and
+  eta = lr_frac lambda_max makes it free of the reward scale (lambda* lies in [0, lambda_max], spec §1.6).
+* The spec's rule takes one step per 10 episodes; from lambda_0 = 1 (clipped to lambda_max) it needs
+  ~100 episodes only to come down to lambda* on the 'bench' instance, so a 300-episode run froze lambda
+  before it converged and the policy violated the budget (issue #8). One step per episode with
+  lr_frac = 0.02 crosses [0, lambda_max] in ~50-100 episodes at the typical |violation| of 0.5-1 while
+  staying slower than the primal (critic/actor) response of ~10-30 episodes.
+* The last iterate of a primal-dual method oscillates around lambda* when the primal lags; the
+  averaged iterate (17b) converges where the last iterate does not (Nemirovski et al. 2009, SIAM J.
+  Optim. 19(4), saddle-point mirror descent), and the average over the second half discards the
+  transient from lambda_0.
+* lambda_0 defaults to lambda_max / 2, the centre of the interval that contains lambda* (the minimax
+  start without knowledge of lambda*). Starting at the model-based lambda* is an oracle and is only the
+  benchmark's named variant ``rsd4-oracle`` (``mode='fixed'``).
+
+Training energy includes the exploration noise of the behaviour policy (biased upward: actions are
+clipped at zero energy), so the deterministic evaluation policy spends at most about E_b; the benchmark
+reports the evaluated energy per slot against E_b for every run either way.
 """
 
 from __future__ import annotations
@@ -13,40 +44,81 @@ import numpy as np
 
 
 class DualAscent:
-    """Projected dual ascent on lambda (eq. (17)); ``mode='fixed'`` keeps lambda = lambda_0."""
+    """Projected dual ascent on lambda (eq. (17a)) with iterate averaging at the freeze (eq. (17b)).
 
-    def __init__(self, budget: float, lam_max: float, lam0: float = 1.0, lr_frac: float = 0.05,
-                 every: int = 10, window: int = 10, mode: str = "ascent") -> None:
+    ``mode='fixed'`` keeps lambda = lambda_0 unclipped (the code's fixed lambda, or an oracle lambda*).
+    ``lam0=None`` starts ascent at lambda_max / 2 and a fixed run at 1.0 (the code's default).
+    """
+
+    def __init__(self, budget: float, lam_max: float, lam0: float | None = None, lr_frac: float = 0.02,
+                 every: int = 1, window: int = 1, mode: str = "ascent", avg_start: float = 0.5) -> None:
         if not (budget > 0 and np.isfinite(budget)):
             raise ValueError(f"budget must be positive for the dual update, got {budget}")
+        if not (lam_max > 0 and np.isfinite(lam_max)):
+            raise ValueError(f"lam_max must be positive and finite, got {lam_max}")
         if mode not in ("ascent", "fixed"):
             raise ValueError(f"dual mode must be 'ascent' or 'fixed', got {mode!r}")
+        if not 0.0 <= avg_start < 1.0:
+            raise ValueError(f"avg_start must be in [0, 1), got {avg_start}")
+        if lr_frac < 0:
+            raise ValueError(f"lr_frac must be non-negative, got {lr_frac}")
+        if int(every) < 1 or int(window) < 1:
+            raise ValueError(f"every and window must be positive integers, got {every}, {window}")
         self.budget, self.lam_max, self.mode = float(budget), float(lam_max), mode
-        self.lam = float(np.clip(lam0, 0.0, lam_max)) if mode == "ascent" else float(lam0)
+        if lam0 is None:
+            lam0 = 0.5 * lam_max if mode == "ascent" else 1.0
+        self.lam = self.project(lam0) if mode == "ascent" else float(lam0)
         self.eta = lr_frac * lam_max
-        self.every, self.window = int(every), int(window)
+        self.every, self.window, self.avg_start = int(every), int(window), float(avg_start)
         self.energies: deque[float] = deque(maxlen=self.window)
         self.episodes_seen = 0
+        self.iterates: list[float] = []  # lambda_k at each update of (17a), for (17b)
+        self.frozen = False
 
     def project(self, lam: float) -> float:
+        """Euclidean projection onto [0, lambda_max]."""
         return float(np.clip(lam, 0.0, self.lam_max))
 
+    def step(self, e_hat: float) -> float:
+        """One step of eq. (17a) from the current lambda with energy estimate ``e_hat``; returns lambda."""
+        self.iterates.append(self.lam)
+        self.lam = self.project(self.lam + self.eta * (e_hat - self.budget) / self.budget)
+        return self.lam
+
     def observe(self, energy_per_slot: float, active: bool) -> bool:
-        """Record one episode's energy per slot; apply eq. (17) every ``every`` active episodes."""
+        """Record one episode's energy per slot; apply eq. (17a) every ``every`` active episodes.
+
+        Returns whether lambda was updated. Inactive (random phase) and frozen episodes never update.
+        """
         self.energies.append(float(energy_per_slot))
-        if not active or self.mode == "fixed":
+        if not active or self.mode == "fixed" or self.frozen:
             return False
         self.episodes_seen += 1
         if self.episodes_seen % self.every:
             return False
-        e_hat = float(np.mean(self.energies))
-        self.lam = self.project(self.lam + self.eta * (e_hat - self.budget) / self.budget)
+        self.step(float(np.mean(self.energies)))
         return True
 
+    def averaged(self) -> float:
+        """lambda_bar of eq. (17b): mean of the iterates after the first ``avg_start`` fraction (and the
+        current one); the current lambda if no update happened yet."""
+        its = [*self.iterates, self.lam]
+        return float(np.mean(its[int(np.floor(self.avg_start * (len(its) - 1))):]))
+
+    def freeze(self) -> float:
+        """Hold lambda at lambda_bar (eq. (17b)) for the rest of training and evaluation; idempotent."""
+        if self.mode == "ascent" and not self.frozen:
+            self.lam = self.project(self.averaged())
+        self.frozen = True
+        return self.lam
+
     def state_dict(self) -> dict:
-        return {"lam": self.lam, "energies": list(self.energies), "episodes_seen": self.episodes_seen}
+        return {"lam": self.lam, "energies": list(self.energies), "episodes_seen": self.episodes_seen,
+                "iterates": list(self.iterates), "frozen": self.frozen}
 
     def load_state_dict(self, s: dict) -> None:
         self.lam = float(s["lam"])
         self.energies = deque(s["energies"], maxlen=self.window)
         self.episodes_seen = int(s["episodes_seen"])
+        self.iterates = [float(x) for x in s.get("iterates", [])]
+        self.frozen = bool(s.get("frozen", False))

@@ -10,6 +10,7 @@ scores any number of candidate actions against it (the shared-branch evaluation 
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 State = tuple[torch.Tensor, torch.Tensor] | None
@@ -64,12 +65,19 @@ class RecurrentCritic(nn.Module):
         return self.lstm(z, state)
 
     def head(self, obs: torch.Tensor, act: torch.Tensor, m: torch.Tensor) -> torch.Tensor:
-        """Q from a precomputed memory; ``act`` may carry an extra sample axis (..., K, act_dim)."""
+        """Q from a precomputed memory; ``act`` may carry an extra sample axis (..., K, act_dim).
+
+        W1 [o, a] = W1_o o + W1_a a and W3 [h, m] = W3_h h + W3_m m: the o- and m-terms are computed once
+        per (sequence, step) and broadcast over the K samples, so only W1_a, W3_h and W4 run K times
+        (the same Q as concatenating, up to float rounding; spec §2.2 shared-branch evaluation).
+        """
+        d, k = obs.shape[-1], self.w3.in_features // 2
+        pre_o = F.linear(obs, self.w1.weight[:, :d], self.w1.bias)
+        pre_m = F.linear(m, self.w3.weight[:, k:], self.w3.bias)
         if act.dim() == obs.dim() + 1:
-            obs = obs.unsqueeze(-2).expand(*act.shape[:-1], obs.shape[-1])
-            m = m.unsqueeze(-2).expand(*act.shape[:-1], m.shape[-1])
-        h = torch.relu(self.w1(torch.cat([obs, act], -1)))
-        return self.w4(torch.relu(self.w3(torch.cat([h, m], -1)))).squeeze(-1)
+            pre_o, pre_m = pre_o.unsqueeze(-2), pre_m.unsqueeze(-2)
+        h = torch.relu_(F.linear(act, self.w1.weight[:, d:]) + pre_o)
+        return self.w4(torch.relu_(F.linear(h, self.w3.weight[:, :k]) + pre_m)).squeeze(-1)
 
     def forward(self, obs: torch.Tensor, act: torch.Tensor, prev_act: torch.Tensor, state: State = None
                 ) -> tuple[torch.Tensor, State]:
@@ -106,9 +114,13 @@ class MLPCritic(nn.Module):
         return obs.new_zeros(*obs.shape[:-1], 0), None
 
     def head(self, obs: torch.Tensor, act: torch.Tensor, m: torch.Tensor) -> torch.Tensor:
+        """Q(o, a); ``act`` may carry a sample axis. The first layer is split as W_o o + W_a a, with the
+        o-term computed once and broadcast over the samples (as in :meth:`RecurrentCritic.head`)."""
+        first, d = self.net[0], obs.shape[-1]
+        pre_o = F.linear(obs, first.weight[:, :d], first.bias)
         if act.dim() == obs.dim() + 1:
-            obs = obs.unsqueeze(-2).expand(*act.shape[:-1], obs.shape[-1])
-        return self.net(torch.cat([obs, act], -1)).squeeze(-1)
+            pre_o = pre_o.unsqueeze(-2)
+        return self.net[2:](torch.relu_(F.linear(act, first.weight[:, d:]) + pre_o)).squeeze(-1)
 
     def forward(self, obs: torch.Tensor, act: torch.Tensor, prev_act: torch.Tensor, state: State = None
                 ) -> tuple[torch.Tensor, State]:

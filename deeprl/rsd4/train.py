@@ -1,5 +1,6 @@
 """RSD4 training loop (RSD4 spec §2.1, §2.4-2.7): per-user episode replay, N iterations per episode,
-dual update of lambda, periodic evaluation, checkpoint/resume, summary.
+dual update of lambda (eq. (17a), averaged iterate (17b) held for the final ``dual_freeze_frac``;
+see :mod:`deeprl.rsd4.dual`), periodic evaluation, checkpoint/resume, summary.
 
 Seeds: the instance comes from ``instance_seed`` (seed1); training episode e is ``reset(seed=seed *
 1_000_003 + e)``; evaluation episodes use the fixed seeds ``10**9 + k`` (the same for every run and
@@ -8,6 +9,7 @@ every method, so evaluations are paired).
 
 from __future__ import annotations
 
+import copy
 import json
 import time
 from pathlib import Path
@@ -62,7 +64,7 @@ class Trainer:
             "beta": Field((), np.float32),
         })
         self.dual = DualAscent(self.inst.budget, self.inst.lam_max, cfg.lam0, cfg.dual_lr_frac, cfg.dual_every,
-                               mode=cfg.dual)
+                               cfg.dual_window, mode=cfg.dual, avg_start=cfg.dual_avg_start)
         self.episode = 0
         self.steps = 0
         self.best: dict | None = None
@@ -176,6 +178,8 @@ class Trainer:
         try:
             while self.episode < cfg.episodes:
                 ep = self.episode
+                if ep >= freeze_at:
+                    self.dual.freeze()  # lambda_bar of eq. (17b) for the final dual_freeze_frac (spec §2.7)
                 data = self.run_episode(cfg.seed * 1_000_003 + ep, explore=True, lam=self.dual.lam)
                 for i in range(env.n_users):
                     self.replay.add({"obs": data["obs"][i], "act": data["act"][i], "prev_act": data["prev_act"][i],
@@ -189,7 +193,7 @@ class Trainer:
                         st = self.agent.update([self.sample_batch(), self.sample_batch()])
                         for k, v in st.items():
                             stats[k] = stats.get(k, 0.0) + v / env.n_users
-                self.dual.observe(data["energy"], active=learning and ep < freeze_at)
+                self.dual.observe(data["energy"], active=learning)
                 self.episode += 1
                 row = {"train/throughput": data["throughput"], "train/energy": data["energy"],
                        "lambda": self.dual.lam, **{f"loss/{k}": v for k, v in stats.items()}}
@@ -201,7 +205,8 @@ class Trainer:
                     ok = ev["energy"] <= 1.02 * self.inst.budget
                     if self.episode >= select_from and ok and (self.best is None
                                                                 or ev["throughput"] > self.best["throughput"]):
-                        self.best = {**rec, "agent": self.agent.state_dict()}
+                        # a deep copy: state_dict() shares storage with the live weights, which keep training
+                        self.best = {**rec, "agent": copy.deepcopy(self.agent.state_dict())}
                 logger.log(self.episode, row)
                 if bar is not None:
                     bar.update(1)

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import torch
 
+from deeprl.common import latest_checkpoint, load_checkpoint
 from deeprl.rsd4 import DualAscent, RSD4Agent, RSD4Config, softmax_value
 from deeprl.rsd4.cli import main as cli_main_fn
 from deeprl.rsd4.networks import RecurrentCritic
@@ -55,11 +56,85 @@ def test_dual_projection_and_direction():
     d2 = DualAscent(budget=4.0, lam_max=1.0, lam0=0.5, lr_frac=0.1, every=2, window=2)
     assert not d2.observe(5.0, active=True) and d2.lam == 0.5
     assert d2.observe(7.0, active=True)
-    assert d2.lam == pytest.approx(0.5 + 0.1 * (6.0 - 4.0) / 4.0)  # eq. (17) with the window mean
-    assert not d2.observe(100.0, active=False) and d2.lam == pytest.approx(0.55)  # frozen / inactive
+    assert d2.lam == pytest.approx(0.5 + 0.1 * (6.0 - 4.0) / 4.0)  # eq. (17a) with the window mean
+    assert not d2.observe(100.0, active=False) and d2.lam == pytest.approx(0.55)  # random phase: inactive
     fixed = DualAscent(budget=4.0, lam_max=0.3, lam0=1.0, mode="fixed")
     fixed.observe(100.0, active=True)
-    assert fixed.lam == 1.0
+    assert fixed.lam == 1.0 and fixed.freeze() == 1.0
+    assert DualAscent(budget=4.0, lam_max=0.3).lam == pytest.approx(0.15)  # default start lambda_max / 2
+    assert DualAscent(budget=4.0, lam_max=0.3, mode="fixed").lam == 1.0  # the code's fixed lambda
+
+
+def test_dual_step_is_relative_violation_and_freeze_holds_the_averaged_iterate():
+    d = DualAscent(budget=2.0, lam_max=1.0, lam0=0.5, lr_frac=0.1)  # defaults: every episode, window 1
+    energies = [3.0, 1.0, 2.5, 2.0, 0.0]
+    lams = [0.5]
+    for e in energies:
+        assert d.observe(e, active=True)
+        lams.append(float(np.clip(lams[-1] + 0.1 * (e - 2.0) / 2.0, 0.0, 1.0)))  # eq. (17a) by hand
+        assert d.lam == pytest.approx(lams[-1])
+    # eq. (17b): mean of lambda_m..lambda_n with m = floor(avg_start n), n = 5 updates
+    assert d.averaged() == pytest.approx(np.mean(lams[2:]))
+    lam_bar = d.freeze()
+    assert lam_bar == pytest.approx(np.mean(lams[2:])) and d.lam == lam_bar
+    assert not d.observe(100.0, active=True) and d.lam == lam_bar  # frozen: no more steps
+    assert d.freeze() == lam_bar  # idempotent
+    restored = DualAscent(budget=2.0, lam_max=1.0, lam0=0.5, lr_frac=0.1)
+    restored.load_state_dict(d.state_dict())
+    assert restored.lam == lam_bar and restored.frozen and restored.iterates == d.iterates
+    with pytest.raises(ValueError, match="budget"):
+        DualAscent(budget=0.0, lam_max=1.0)
+    with pytest.raises(ValueError, match="avg_start"):
+        DualAscent(budget=1.0, lam_max=1.0, avg_start=1.0)
+
+
+@pytest.mark.parametrize("instance_seed", [0, 2])
+@pytest.mark.parametrize("lag", [1.0, 0.1])
+def test_dual_ascent_drives_energy_to_the_budget(instance_seed, lag):
+    """Primal-dual on a tiny instance with a known best response: the learner at lambda spends
+    E(lambda) of the packet DP (spec eq. (25)), responds to a new lambda with a lag (it moves its
+    effective lambda a fraction ``lag`` of the way per episode, as a critic/actor does) and measures
+    energy with 5% noise. A few hundred episodes of eq. (17a) and the averaged iterate (17b) must give
+    lambda* (the bisection optimum) and energy E_b within a few percent; a wrong sign, step or projection
+    would leave lambda at a bound or oscillating."""
+    from simulators.scheduling import make_instance
+    from simulators.scheduling.optimal import optimal_full_info, packet_dp
+
+    inst = make_instance(instance_seed, "tiny", rho=0.9)
+    opt = optimal_full_info(inst)
+    assert opt.meta["binding"] and packet_dp(inst, 0.0).energy_rate > 1.5 * inst.budget
+
+    def energy(lam: float) -> float:
+        return packet_dp(inst, lam).energy_rate
+
+    rng = np.random.default_rng(instance_seed)
+    d = DualAscent(inst.budget, inst.lam_max)
+    lam_eff = d.lam
+    for _ in range(300):
+        d.observe(energy(lam_eff) * (1 + 0.05 * rng.normal()), active=True)
+        lam_eff += lag * (d.lam - lam_eff)
+    lam_bar = d.freeze()
+    assert abs(lam_bar - opt.lam_star) <= 0.03 * inst.lam_max
+    assert abs(energy(lam_bar) - inst.budget) <= 0.05 * inst.budget
+    # lambda rose above lambda_0 when the start overspent, fell below it when the start underspent
+    lam0 = 0.5 * inst.lam_max
+    assert (lam_bar > lam0) == (energy(lam0) > inst.budget)
+
+
+def test_trainer_freezes_lambda_at_the_averaged_iterate(tmp_path):
+    cfg = small_cfg(episodes=10, dual_freeze_frac=0.3, random_steps=40)  # 2 random episodes of 20 slots
+    tr = Trainer(cfg, tmp_path)
+    tr.train(progress=False)
+    lam = {}
+    for line in (tmp_path / "metrics.csv").read_text().splitlines()[1:]:
+        step, tag, value = line.split(",")
+        if tag == "lambda":
+            lam[int(step)] = float(value)
+    assert tr.dual.frozen and len(tr.dual.iterates) == 5  # learning episodes 3..7 step (17a)
+    its = [*tr.dual.iterates, lam[7]]  # lambda_0..lambda_5 (lambda_5: after the last active episode)
+    assert its[1:] == [lam[e] for e in range(3, 7)] + [lam[7]]
+    assert lam[8] == lam[9] == lam[10] == pytest.approx(np.mean(its[2:])) == tr.dual.lam  # eq. (17b), m = 2
+    assert len({lam[e] for e in range(3, 8)}) > 1  # lambda moved while active
 
 
 @pytest.mark.parametrize("variant", ["rsd4", "td3"])
@@ -169,3 +244,23 @@ def test_user_features_layouts(tmp_path):
     assert o.shape == (2, 3 + K + 2) and c.shape == (2, 1 + K)  # partial: no channel entry
     assert c[:, 0].tolist() == [0.0, 1.0]
     assert np.allclose(o[:, ours.feat.lam_index], 0.2 / ours.inst.lam_max)
+
+
+def test_final_policy_is_the_selected_checkpoint_not_the_last_weights(tmp_path):
+    """The best policy of the last 20% (spec §2.7) is a snapshot: training after it must not change it."""
+    import copy
+
+    cfg = small_cfg(episodes=10, eval_every=2, budget=1e6)  # every evaluation meets this budget
+    tr = Trainer(cfg, tmp_path)
+    assert tr.train(stop_after=8, progress=False) is None
+    assert tr.best is not None and tr.best["episode"] == 8
+    tr.best["throughput"] = float("inf")  # nothing later can beat episode 8
+    at_8 = copy.deepcopy(tr.agent.state_dict())
+    tr.train(progress=False)
+    assert tr.best["episode"] == 8
+    at_10 = load_checkpoint(latest_checkpoint(tmp_path))["agent"]  # the live weights at the end
+    for snap, ref, last in zip(tr.best["agent"]["actors"], at_8["actors"], at_10["actors"]):
+        assert all(torch.equal(snap[k], ref[k]) for k in ref)
+        assert any(not torch.equal(snap[k], last[k]) for k in ref)  # training moved on after episode 8
+    for final, ref in zip(tr.agent.state_dict()["actors"], at_8["actors"]):  # finish() evaluates the snapshot
+        assert all(torch.equal(final[k], ref[k]) for k in ref)
