@@ -220,8 +220,14 @@ def mlp_forward(x, meta, alphas, indptr, indices, data, bias, parallel):  # prag
     width = 0
     for l in range(n_layers):
         width = max(width, meta[l, META_IN], meta[l, META_OUT])
-    buf_a = np.empty(width * nb, np.float32)
-    buf_b = np.empty(width * nb, np.float32)
+    # one work area: both ping-pong buffers 64-byte aligned (whole-vector loads), the second shifted by
+    # 128 bytes more so rows of Xᵀ and Yᵀ do not share 4 KiB offsets (store/load false aliasing)
+    size = width * nb
+    work = np.empty(2 * size + 64, np.float32)
+    o = ((64 - work.ctypes.data % 64) % 64) // 4
+    buf_a = work[o: o + size]
+    o_b = o + ((size + 15) // 16) * 16 + 32
+    buf_b = work[o_b: o_b + size]
     h = buf_a[: meta[0, META_IN] * nb].reshape(meta[0, META_IN], nb)
     if nb == 1:
         if not all_finite(x):
