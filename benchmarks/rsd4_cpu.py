@@ -139,7 +139,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.resume is not None:
         out = Path(args.resume)
         if not out.is_dir():
-            raise ValueError(f"--resume {out} is not a benchmark folder")
+            ap.error(f"--resume {out} is not a benchmark folder (it must exist)")
     else:
         name = f"{'partial' if partial else 'full'}-rho{args.rho}" + ("-smoke" if args.smoke else "")
         out = new_run_dir(args.out, name)
