@@ -32,6 +32,7 @@ import sys
 import time
 from pathlib import Path
 
+import numba
 import numpy as np
 import torch
 from torch import nn
@@ -104,6 +105,9 @@ def main(argv: list[str] | None = None) -> int:
     print("-" * len(hdr), flush=True)
     for th in args.threads:
         set_num_threads(th)
+        if (torch.get_num_threads(), numba.get_num_threads()) != (th, min(th, numba.config.NUMBA_NUM_THREADS)):
+            raise RuntimeError(f"thread counts out of step: torch {torch.get_num_threads()}, "
+                               f"numba {numba.get_num_threads()}, wanted {th}")
         for case, build, n_in in (("layer256", layer256, 256), ("td3_actor", td3_actor, 17)):
             for s in args.sparsities:
                 dense = build(s, args.seed).eval()
@@ -135,6 +139,7 @@ def main(argv: list[str] | None = None) -> int:
                         "max_rel_err": err,
                         "auto_report": auto.export_report,
                         "loadavg": os.getloadavg(),
+                        "torch_threads_after": torch.get_num_threads(), "numba_threads_after": numba.get_num_threads(),
                     }
                     rows.append(r)
                     print(f"{case:<9} {s:>4.2f} {b:>5d} {th:>3d} {r['dense_us']:>9.1f} {r['fused_us']:>9.1f} "

@@ -20,6 +20,7 @@ fastest block mean, :func:`time_calls`); speedups are quoted only from this tabl
 from __future__ import annotations
 
 import copy
+import random
 import statistics
 import time
 import warnings
@@ -135,12 +136,12 @@ def time_calls(fns: dict[str, Callable[[], Any]], reps: int, warmup: int, blocks
                stat: str = "min", clock: str = "wall", block_us: float | None = None) -> dict[str, float]:
     """µs per call of each function: ``reps`` calls split in ``blocks`` blocks, interleaved across functions.
 
-    Block ``i`` runs the functions in an order rotated by ``i``, so none always runs right after the same
-    other one (whose cache footprint would bias it). ``stat="min"`` (default) takes the fastest block mean,
-    the least-disturbed estimate on a shared machine (as ``timeit`` advises); ``"median"`` the median block
-    mean. ``clock="wall"`` (default) measures wall-clock time; ``"cpu"`` the process CPU time
-    (``time.process_time``), which on an oversubscribed machine excludes time spent descheduled: a fair
-    proxy of wall time with one thread, not with several (idle worker threads may spin).
+    Each block runs the functions in a fresh random order (seeded, reproducible), so none always runs right
+    after the same other one (whose cache and allocator footprint would bias it). ``stat="min"`` (default)
+    takes the fastest block mean, the least-disturbed estimate on a shared machine (as ``timeit`` advises);
+    ``"median"`` the median block mean. ``clock="wall"`` (default) measures wall-clock time; ``"cpu"`` the
+    process CPU time (``time.process_time``), which on an oversubscribed machine excludes time spent
+    descheduled: a fair proxy of wall time with one thread, not with several (idle worker threads may spin).
     ``block_us``: instead of ``reps // blocks`` calls, each function gets as many calls per block as fill about
     ``block_us`` µs (from its warm-up time), so a slow and a fast function run equally long blocks and are
     equally likely to be preempted within one (else the slow one's longer blocks are disturbed more often).
@@ -160,8 +161,10 @@ def time_calls(fns: dict[str, Callable[[], Any]], reps: int, warmup: int, blocks
             if block_us is not None:
                 calls[k] = max(1, round(block_us / max((time.perf_counter() - t0) / max(warmup, 1) * 1e6, 1e-3)))
         per: dict[str, list[float]] = {k: [] for k in fns}
-        for b in range(blocks):
-            for k, f in items[b % len(items):] + items[:b % len(items)]:
+        order = random.Random(0)
+        for _ in range(blocks):
+            order.shuffle(items)
+            for k, f in items:
                 n = calls[k]
                 t0 = now()
                 for _ in range(n):

@@ -40,6 +40,19 @@ _ACTIVATIONS: dict[type[nn.Module], int] = {
 _numba_threads = threading.local()
 
 
+def _launch_numba_pool() -> None:
+    """Start Numba's OpenMP thread pool now, keeping torch's thread count: launching the pool sets the
+    process-wide OpenMP thread count (which torch reads) to ``NUMBA_NUM_THREADS``, so a pool started lazily
+    inside a forward would silently switch torch from e.g. 1 thread to all cores."""
+    n = torch.get_num_threads()
+    numba.get_num_threads()  # launches the pool
+    if torch.get_num_threads() != n:
+        torch.set_num_threads(n)
+
+
+_launch_numba_pool()
+
+
 def _sync_numba_threads() -> int:
     """Set Numba's thread count (per calling thread) to ``min(torch.get_num_threads(), NUMBA_NUM_THREADS)``
     when that changed since the last call, and return it (``numba.get_num_threads`` alone costs ~1 µs)."""
@@ -54,6 +67,7 @@ def set_num_threads(n: int) -> None:
     """Set torch's and Numba's thread counts together (Numba's capped by ``NUMBA_NUM_THREADS``)."""
     if n < 1:
         raise ValueError(f"n must be >= 1, got {n!r}")
+    _launch_numba_pool()
     torch.set_num_threads(n)
     _sync_numba_threads()
 
@@ -115,6 +129,8 @@ class FusedSparseMLP(nn.Module):
         self.shapes = [(int(m[K.META_OUT]), int(m[K.META_IN])) for m in self._meta]
         self.activations = [type(a).__name__ if a is not None else "Identity" for _, a in layers]
         self.parallel_min_batch = int(parallel_min_batch)
+        self._width = int(self._meta[:, [K.META_IN, K.META_OUT]].max())
+        self._work: dict[int, np.ndarray] = {}  # per calling thread: scratch reused across calls
         # the dense layers, for inputs holding NaN/±inf only (kept out of the module tree and state_dict)
         object.__setattr__(self, "_dense_fallback", nn.Sequential(*fallback).requires_grad_(False))
 
@@ -151,12 +167,21 @@ class FusedSparseMLP(nn.Module):
             return x.new_empty(*x.shape[:-1], self.out_features)
         parallel = nb >= self.parallel_min_batch and _sync_numba_threads() > 1
         y, finite = K.mlp_forward(xn, self._meta, self._alphas, self._indptr, self._indices, self._data, self._bias,
-                                  parallel)
+                                  parallel, self._workspace(nb))
         if not finite:  # NaN/inf input: the dense layers, so NaN propagates exactly as in torch
             with torch.no_grad():
                 return self._dense_fallback(x)
         out = torch.from_numpy(y)
         return out if x.dim() == 2 else out.reshape(*x.shape[:-1], self.out_features)
+
+    def _workspace(self, nb: int) -> np.ndarray:
+        """This thread's scratch array for :func:`~deeprl.sparse.kernels.mlp_forward`, grown on demand."""
+        tid = threading.get_ident()
+        work = self._work.get(tid)
+        need = 2 * (((self._width * nb + 15) // 16) * 16) + 64  # kernels.work_size
+        if work is None or work.shape[0] < need:
+            work = self._work[tid] = np.empty(need, np.float32)
+        return work
 
     def extra_repr(self) -> str:
         dens = ", ".join(f"{o}x{i}:{n / (o * i):.3f}" for (o, i), n in zip(self.shapes, self.layer_nnz()))

@@ -196,6 +196,12 @@ def _layer_serial(indptr, indices, data, bias, xt, yt, act, alpha):  # pragma: n
 
 
 @njit(cache=True)
+def work_size(width, nb):  # pragma: no cover - compiled
+    """float32 entries of the work area :func:`mlp_forward` needs for layers at most ``width`` wide, batch ``nb``."""
+    return 2 * (((width * nb + 15) // 16) * 16) + 64
+
+
+@njit(cache=True)
 def all_finite(x):  # pragma: no cover - compiled
     """True iff no entry of the float32 array ``x`` is NaN or ±inf (exponent bits all ones), vectorised."""
     bits = x.reshape(-1).view(np.int32)
@@ -206,14 +212,16 @@ def all_finite(x):  # pragma: no cover - compiled
 
 
 @njit(cache=True, fastmath=FASTMATH)
-def mlp_forward(x, meta, alphas, indptr, indices, data, bias, parallel):  # pragma: no cover - compiled
+def mlp_forward(x, meta, alphas, indptr, indices, data, bias, parallel, work):  # pragma: no cover - compiled
     """``Y = f_L(…f_1(X))`` with ``f_l(h) = act_l(W_l h + b_l)``: ``x`` (B, n_in) → (B, n_out) float32.
 
     Layer ``l`` is row ``l`` of ``meta`` (``n_in, n_out``, offsets of its ``indptr`` / nonzeros / bias in the
-    concatenated arrays, activation code) and ``alphas[l]`` (LeakyReLU slope). ``indptr`` entries are local to
-    the layer (start at 0); ``indices`` are input-feature indices of the layer. Returns ``(y, True)``; or
-    ``(empty, False)`` without computing if ``x`` holds a NaN or ±inf (the caller then takes the dense path,
-    so NaN propagates exactly as in torch).
+    concatenated arrays, activation code) and ``alphas[l]`` (LeakyReLU slope). ``work``: a float32 scratch
+    array reused across calls (at least :func:`work_size` entries, else one is allocated), so that the
+    large intermediate buffers are not freshly mapped, page-faulted memory on every call. ``indptr``
+    entries are local to the layer (start at 0); ``indices`` are input-feature indices of the layer.
+    Returns ``(y, True)``; or ``(empty, False)`` without computing if ``x`` holds a NaN or ±inf (the caller
+    then takes the dense path, so NaN propagates exactly as in torch).
     """
     nb = x.shape[0]
     n_layers = meta.shape[0]
@@ -223,7 +231,8 @@ def mlp_forward(x, meta, alphas, indptr, indices, data, bias, parallel):  # prag
     # one work area: both ping-pong buffers 64-byte aligned (whole-vector loads), the second shifted by
     # 128 bytes more so rows of Xᵀ and Yᵀ do not share 4 KiB offsets (store/load false aliasing)
     size = width * nb
-    work = np.empty(2 * size + 64, np.float32)
+    if work.shape[0] < work_size(width, nb):
+        work = np.empty(work_size(width, nb), np.float32)
     o = ((64 - work.ctypes.data % 64) % 64) // 4
     buf_a = work[o: o + size]
     o_b = o + ((size + 15) // 16) * 16 + 32

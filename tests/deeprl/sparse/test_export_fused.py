@@ -4,6 +4,7 @@ serial and thread-parallel), the exported RLx2 TD3 actor, NaN propagation, and t
 
 from __future__ import annotations
 
+import numba
 import numpy as np
 import pytest
 import torch
@@ -37,8 +38,9 @@ def random_layer(rng: np.random.Generator, n_out: int, n_in: int, density: float
 def run_kernel(layers: list[tuple[nn.Linear, int]], x: torch.Tensor, parallel: bool) -> tuple[np.ndarray, bool]:
     packed = K.pack_layers([(lin.weight.detach().numpy(), lin.bias.detach().numpy(), act, 0.1)
                             for lin, act in layers])
+    work = np.empty(0, np.float32)  # too small: the kernel allocates its own
     return K.mlp_forward(x.numpy(), packed["meta"], packed["alphas"], packed["indptr"], packed["indices"],
-                         packed["data"], packed["bias"], parallel)
+                         packed["data"], packed["bias"], parallel, work)
 
 
 def dense_ref(layers: list[tuple[nn.Linear, int]], x: torch.Tensor) -> torch.Tensor:
@@ -131,6 +133,18 @@ def test_exported_td3_actor_equals_masked_dense_actor(sparsity):
     xt = torch.randn(17, 40).t()
     assert close(ex(xt), actor(xt).detach())
     assert close(ex(x3[0, 0]), actor(x3[0, 0]).detach()) and ex(x3[0, 0]).shape == (6,)
+
+
+def test_thread_counts_stay_in_step():
+    """Launching Numba's OpenMP pool must not change torch's thread count (it resets the process-wide one)."""
+    old = torch.get_num_threads()
+    try:
+        for n in (1, 2, 1):
+            set_num_threads(n)
+            FusedSparseMLP.from_module(td3_actor(0.9).net)(torch.randn(64, 17))
+            assert torch.get_num_threads() == n and numba.get_num_threads() == min(n, numba.config.NUMBA_NUM_THREADS)
+    finally:
+        set_num_threads(old)
 
 
 @pytest.mark.parametrize("threads", [1, 2])
