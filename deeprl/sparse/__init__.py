@@ -32,8 +32,9 @@ trainers, a dict ``{"actor": ..., "critic": ...}`` of them under ``"sparse"`` al
 ``trainer.density(group)``, ``trainer.layer_densities()``, ``trainer.last_update`` (n_pruned, n_grown,
 churn) and ``trainer.check_invariants()`` are for logging and tests. Recurrent weights (``GRUCell``,
 ``LSTM``, ...) are sparsified like Linears (``weight_ih``/``weight_hh`` as two layers) and exported as
-:class:`SparseRNNCell`. Export formats: ``torch.sparse_csr`` and our Numba CSR kernels
-(``deeprl.sparse.kernels``, imported lazily), chosen per layer by a micro-benchmark.
+:class:`SparseRNNCell`. Export formats: the fused sparse MLP (``deeprl.sparse.fused``, whole Linear
+chains in one Numba kernel), else per layer ``torch.sparse_csr`` or a Numba CSR layer; each chosen by a
+micro-benchmark (imported lazily).
 """
 
 from deeprl.sparse.distributions import (
