@@ -21,13 +21,14 @@ and add it to ``provable.agents.ALGORITHMS``.
 from __future__ import annotations
 
 import inspect
+import math
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
-__all__ = ["Agent", "check_features", "build_agent"]
+__all__ = ["Agent", "check_features", "check_risk_hyper", "build_agent"]
 
 
 def check_features(phi: Any, H: Any, reward: Any = None) -> tuple[np.ndarray, int, np.ndarray | None]:
@@ -47,6 +48,22 @@ def check_features(phi: Any, H: Any, reward: Any = None) -> tuple[np.ndarray, in
         if not np.all(np.isfinite(reward)):
             raise ValueError("reward must be finite")
     return np.ascontiguousarray(phi), H, reward
+
+
+def check_risk_hyper(alpha: Any, K: Any, p: Any, bonus_scale: Any) -> tuple[float, int, float, float]:
+    """Validate the hyper-parameters the iterated-CVaR agents share (risk level alpha in (0, 1], planned
+    episodes K, failure probability p of the confidence radius, bonus multiplier); ValueError naming
+    the bad one. Returns them as (float, int, float, float)."""
+    alpha = float(alpha)
+    if not (0.0 < alpha <= 1.0):
+        raise ValueError(f"alpha must lie in (0, 1], got {alpha!r}")
+    if isinstance(K, bool) or int(K) != K or K < 1:
+        raise ValueError(f"K must be a positive integer, got {K!r}")
+    if not (0.0 < float(p) < 1.0):
+        raise ValueError(f"p must lie in (0, 1), got {p!r}")
+    if not (float(bonus_scale) >= 0.0 and math.isfinite(float(bonus_scale))):
+        raise ValueError(f"bonus_scale must be a finite number >= 0, got {bonus_scale!r}")
+    return alpha, int(K), float(p), float(bonus_scale)
 
 
 class Agent(ABC):

@@ -32,7 +32,7 @@ from typing import Any
 
 import numpy as np
 
-from provable.agents.base import Agent
+from provable.agents.base import Agent, check_risk_hyper
 from provable.cvar_approx import cdf_on_grid, support_grid
 from simulators.risk import cvar
 
@@ -110,15 +110,7 @@ class ICVaRG(Agent):
             raise ValueError("models must be finite and non-negative")
         if np.any(np.abs(models.sum(axis=-1) - 1.0) > 1e-9):
             raise ValueError("models rows must sum to 1 (each model is a transition kernel)")
-        alpha = float(alpha)
-        if not (0.0 < alpha <= 1.0):
-            raise ValueError(f"alpha must lie in (0, 1], got {alpha!r}")
-        if isinstance(K, bool) or int(K) != K or K < 1:
-            raise ValueError(f"K must be a positive integer, got {K!r}")
-        if not (0.0 < float(p) < 1.0):
-            raise ValueError(f"p must lie in (0, 1), got {p!r}")
-        if not (float(bonus_scale) >= 0.0 and math.isfinite(float(bonus_scale))):
-            raise ValueError(f"bonus_scale must be a finite number >= 0, got {bonus_scale!r}")
+        alpha, K, p, bonus_scale = check_risk_hyper(alpha, K, p, bonus_scale)
         self.models = np.ascontiguousarray(models)
         self.M = models.shape[0]
         self.alpha = alpha

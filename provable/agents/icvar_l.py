@@ -44,7 +44,7 @@ import math
 import numpy as np
 from numba import njit
 
-from provable.agents.base import Agent
+from provable.agents.base import Agent, check_risk_hyper
 from provable.cvar_approx import (
     grid_cvar,
     lower_cdf,
@@ -148,15 +148,7 @@ class ICVaRL(Agent):
         bonus_form: str = "optimistic",
     ) -> None:
         super().__init__(phi, H, reward=reward, seed=seed)
-        alpha = float(alpha)
-        if not (0.0 < alpha <= 1.0):
-            raise ValueError(f"alpha must lie in (0, 1], got {alpha!r}")
-        if isinstance(K, bool) or int(K) != K or K < 1:
-            raise ValueError(f"K must be a positive integer, got {K!r}")
-        if not (0.0 < float(p) < 1.0):
-            raise ValueError(f"p must lie in (0, 1), got {p!r}")
-        if not (float(bonus_scale) >= 0.0 and math.isfinite(float(bonus_scale))):
-            raise ValueError(f"bonus_scale must be a finite number >= 0, got {bonus_scale!r}")
+        alpha, K, p, bonus_scale = check_risk_hyper(alpha, K, p, bonus_scale)
         if beta_F is not None and not (float(beta_F) >= 0.0 and math.isfinite(float(beta_F))):
             raise ValueError(f"beta_F must be a finite number >= 0, got {beta_F!r}")
         if not (float(lam) > 0.0 and math.isfinite(float(lam))):
