@@ -1,5 +1,6 @@
-"""Benchmark: the scheduling env through the gymnasium API, the lock-step batch, and a per-packet
-pure-Python loop, in one interleaved run (issue 8: the env at >= 20x the Python loop).
+"""Benchmark: the scheduling env through the gymnasium API, the lock-step batch, its gymnasium vector
+env, and a per-packet pure-Python loop, in one interleaved run (issue 8: the env at >= 20x the Python
+loop).
 
 All three run the same system (RSD4 spec §1: transmit with eq. (5), shift/expire eqs. (2)-(3),
 arrivals, Markov channel step, reward eq. (8)) for whole episodes of H = 100 slots with 20 users
@@ -11,9 +12,13 @@ packet gets energy 0.5, given as a per-counter table to the reference). Rows:
 - ``SchedulingEnv``: what an RL loop does, ``env.reset(seed=s)`` then 100 ``env.step(action)``
   calls through the gymnasium API, adding up the returned reward (one Numba kernel per step);
 - ``SchedulingBatch``: ``--batch`` episodes in lock-step, one kernel call per slot for all of them;
-  time per episode = batch time / batch size.
+  time per episode = batch time / batch size;
+- gymnasium VectorEnv: the same lock-step batch through the standard vector API,
+  ``gymnasium.make_vec("simulators/Scheduling-v0", num_envs=--batch, vectorization_mode="vector_entry_point")``
+  (``SchedulingVectorEnv``), ``envs.reset(seed=s)`` then ``envs.step(actions)`` until the sub-envs
+  truncate, adding up the reward arrays; time per episode = batch time / batch size.
 
-Each repeat runs the three in turn (interleaved), each over ``--episodes`` episodes (the batch over
+Each repeat runs the four in turn (interleaved), each over ``--episodes`` episodes (the batch over
 one batch), timed in CPU time of the process (``time.process_time``: the machine is shared, so wall
 time would count waiting for a core); the table shows the best repeat and the ratio of the
 reference's best to each row's best, the claim (goal >= 20x), plus the median of the per-repeat
@@ -34,6 +39,7 @@ import sys
 import time
 from pathlib import Path
 
+import gymnasium as gym
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -41,6 +47,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from simulators.cli_util import CliParser, positive_int  # noqa: E402
 from simulators.scheduling import SchedulingEnv, make_instance  # noqa: E402
 from simulators.scheduling.vector import SchedulingBatch  # noqa: E402
+from simulators.scheduling.vector_env import SchedulingVectorEnv  # noqa: E402
 
 
 def python_episode(inst, energies: list[list[float]], lam: float, seed: int) -> tuple[float, float]:
@@ -111,10 +118,23 @@ def batch_episodes(batch: SchedulingBatch, actions: np.ndarray, seed: int) -> fl
     return total_r
 
 
-def energy_per_episode(env: SchedulingEnv, batch: SchedulingBatch, action: np.ndarray, actions: np.ndarray,
-                       seeds: list[int]) -> tuple[float, float]:
-    """Mean energy per episode of the env over ``seeds`` and of one batch per seed (untimed check)."""
-    e_env = e_batch = 0.0
+def vector_env_episodes(envs: SchedulingVectorEnv, actions: np.ndarray, seed: int) -> float:
+    """One batch of episodes through the gymnasium vector API: reset with a seed, step until the
+    sub-envs truncate (together, at t = H); the summed reward of all of them."""
+    envs.reset(seed=seed)
+    total_r = 0.0
+    truncated = np.zeros(envs.num_envs, dtype=bool)
+    while not truncated.all():
+        _, r, _, truncated, _ = envs.step(actions)
+        total_r += r.sum()
+    return total_r
+
+
+def energy_per_episode(env: SchedulingEnv, batch: SchedulingBatch, envs: SchedulingVectorEnv, action: np.ndarray,
+                       actions: np.ndarray, seeds: list[int]) -> tuple[float, float, float]:
+    """Mean energy per episode of the env over ``seeds`` and of one batch / vector-env batch per seed
+    (untimed check)."""
+    e_env = e_batch = e_vec = 0.0
     for seed in seeds:
         env.reset(seed=seed)
         for _t in range(env.horizon):
@@ -122,7 +142,11 @@ def energy_per_episode(env: SchedulingEnv, batch: SchedulingBatch, action: np.nd
         batch.reset(seed=seed)
         for _t in range(batch.horizon):
             e_batch += batch.step(actions)[3]["E"].sum()
-    return e_env / len(seeds), e_batch / (len(seeds) * batch.num_envs)
+        envs.reset(seed=seed)
+        for _t in range(envs.horizon):
+            e_vec += envs.step(actions)[4]["E"].sum()
+    n = len(seeds)
+    return e_env / n, e_batch / (n * batch.num_envs), e_vec / (n * envs.num_envs)
 
 
 def load_average() -> str:
@@ -141,14 +165,17 @@ def main(argv: list[str] | None = None) -> int:
     inst = make_instance(args.seed, "code", n_users=args.users)
     env = SchedulingEnv(inst, lam=1.0)
     batch = SchedulingBatch(inst, args.batch, lam=1.0)
+    envs = gym.make_vec("simulators/Scheduling-v0", num_envs=args.batch, vectorization_mode="vector_entry_point",
+                        instance=inst, lam=1.0)
     energy = 0.5
     action = env.energies_to_action(np.full(env.buffer_size, energy))
     actions = np.tile(action, (args.batch, 1))
     table = [[energy] * (int(t) + 1) for t in inst.tau]
     env_episode(env, action, 0)  # JIT warm-up (cached on disk after the first run)
     batch_episodes(batch, actions, 0)
+    vector_env_episodes(envs, actions, 0)
     load_before = load_average()
-    times: dict[str, list[float]] = {"py": [], "env": [], "batch": []}
+    times: dict[str, list[float]] = {"py": [], "env": [], "batch": [], "vec": []}
     reward = dict.fromkeys(times, 0.0)
     count = dict.fromkeys(times, 0)
     py_energy = 0.0
@@ -167,16 +194,22 @@ def main(argv: list[str] | None = None) -> int:
         t0 = time.process_time()
         reward["batch"] += batch_episodes(batch, actions, base)
         times["batch"].append((time.process_time() - t0) / args.batch)
+        t0 = time.process_time()
+        reward["vec"] += vector_env_episodes(envs, actions, base)
+        times["vec"].append((time.process_time() - t0) / args.batch)
         count["py"] += args.episodes
         count["env"] += args.episodes
         count["batch"] += args.batch
+        count["vec"] += args.batch
     load_after = load_average()
-    e_env, e_batch = energy_per_episode(env, batch, action, actions, [args.seed * 10_000 + e for e in range(4)])
-    energy_col = {"py": py_energy / count["py"], "env": e_env, "batch": e_batch}
+    e_env, e_batch, e_vec = energy_per_episode(env, batch, envs, action, actions,
+                                               [args.seed * 10_000 + e for e in range(4)])
+    energy_col = {"py": py_energy / count["py"], "env": e_env, "batch": e_batch, "vec": e_vec}
     names = {
         "py": "per-packet pure-Python loop",
         "env": "SchedulingEnv (gym API, 1 episode)",
         "batch": f"SchedulingBatch ({args.batch} episodes)",
+        "vec": f"gymnasium VectorEnv (make_vec, {args.batch})",
     }
     print(f"scheduling system, {args.users} users, H = {inst.horizon}, energy {energy} per packet; "
           f"{args.episodes} episodes x {args.repeats} interleaved repeats, best repeat (process CPU time)")
@@ -191,9 +224,11 @@ def main(argv: list[str] | None = None) -> int:
         med = float(np.median(np.array(times["py"]) / np.array(times[k])))
         print(f"{name:<38}{best * 1e3:>13.3f}{ratios[k]:>9.1f}x{med:>8.1f}x{reward[k] / count[k]:>13.1f}"
               f"{energy_col[k]:>13.1f}")
-    verdict = {k: "met" if ratios[k] >= 20 else "NOT met" for k in ("env", "batch")}
+    verdict = {k: "met" if ratios[k] >= 20 else "NOT met" for k in ("env", "batch", "vec")}
     print(f"goal >= 20x: gym-API env {ratios['env']:.1f}x ({verdict['env']}), lock-step batch "
-          f"{ratios['batch']:.1f}x ({verdict['batch']}); batch / env {ratios['batch'] / ratios['env']:.1f}x")
+          f"{ratios['batch']:.1f}x ({verdict['batch']}), gymnasium VectorEnv {ratios['vec']:.1f}x "
+          f"({verdict['vec']}); batch / env {ratios['batch'] / ratios['env']:.1f}x, VectorEnv / batch "
+          f"{ratios['vec'] / ratios['batch']:.2f}x")
     return 0
 
 

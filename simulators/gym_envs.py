@@ -108,11 +108,18 @@ SCHEDULING_ENV_IDS: dict[str, dict[str, object]] = {
 def register() -> None:
     """Register every gymnasium id of the package (idempotent).
 
-    ``simulators/LinearMDP-v0`` and the scheduling ids of :data:`SCHEDULING_ENV_IDS`. Entry points are
-    strings, so registering does not import ``simulators.scheduling`` (gymnasium imports it on ``make``).
+    ``simulators/LinearMDP-v0`` and the scheduling ids of :data:`SCHEDULING_ENV_IDS`, each with the
+    single env :class:`~simulators.scheduling.env.SchedulingEnv` (``gymnasium.make``) and the lock-step
+    vector env :class:`~simulators.scheduling.vector_env.SchedulingVectorEnv` as its vector entry point
+    (``gymnasium.make_vec(id, num_envs=M, vectorization_mode="vector_entry_point")``, also the mode
+    ``make_vec`` takes when none is given; ``"sync"`` and ``"async"`` still wrap M single envs). Entry
+    points are strings, so registering does not import ``simulators.scheduling`` (gymnasium imports it
+    on ``make``/``make_vec``).
     """
     if ENV_ID not in gym.registry:
         gym.register(id=ENV_ID, entry_point="simulators.gym_envs:LinearMDPEnv")
     for env_id, kwargs in SCHEDULING_ENV_IDS.items():
         if env_id not in gym.registry:
-            gym.register(id=env_id, entry_point="simulators.scheduling.env:SchedulingEnv", kwargs=dict(kwargs))
+            gym.register(id=env_id, entry_point="simulators.scheduling.env:SchedulingEnv",
+                         vector_entry_point="simulators.scheduling.vector_env:SchedulingVectorEnv",
+                         kwargs=dict(kwargs))

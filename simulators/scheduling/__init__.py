@@ -6,6 +6,8 @@ imported when an env is made)
 - ``simulators/SchedulingPO-v0``: channel hidden (``partial=True``);
 - ``simulators/SchedulingNoisy-v0``: channel observed through sensing noise (``obs_noise=0.1``).
 Every keyword of :class:`SchedulingEnv` / :func:`make_instance` can be passed to ``gymnasium.make``.
+``gymnasium.make_vec(id, num_envs=M, vectorization_mode="vector_entry_point")`` gives
+:class:`SchedulingVectorEnv`, M lock-step episodes advanced by one kernel call per slot.
 """
 
 from __future__ import annotations
@@ -25,13 +27,14 @@ from .arrivals import (
 from .channels import random_kernel, stationary_distribution, sticky_kernel, success_prob
 from .env import SchedulingEnv
 from .instances import SchedulingInstance, make_instance
+from .vector_env import SchedulingVectorEnv
 
 # The ids are registered by ``import simulators`` (simulators.gym_envs.register); re-exported here.
 ENV_IDS = SCHEDULING_ENV_IDS
 
 __all__ = [
     "ENV_IDS", "SYNTHETIC_LABEL", "ArrivalProcess", "BernoulliArrivals", "MMPPArrivals", "PeriodicArrivals",
-    "PoissonArrivals", "SchedulingEnv", "SchedulingInstance", "TraceArrivals", "load_trace_csv",
-    "make_instance", "random_kernel", "stationary_distribution", "sticky_kernel", "success_prob",
+    "PoissonArrivals", "SchedulingEnv", "SchedulingInstance", "SchedulingVectorEnv", "TraceArrivals",
+    "load_trace_csv", "make_instance", "random_kernel", "stationary_distribution", "sticky_kernel", "success_prob",
     "write_synthetic_trace_csv",
 ]

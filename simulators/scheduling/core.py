@@ -176,6 +176,28 @@ class BatchCore:
                 rand_c = rng.integers(1, inst.n_channels + 1, size=(M, n, H + 1))
                 exo[:, :, 2, :] = np.where(swap, rand_c, chans).transpose(0, 2, 1)
             self.rng_state[:] = rng.integers(0, _INT64_MAX, size=M, dtype=np.int64).astype(np.uint64)
+        self.start(exo)
+
+    def reset_each(self, rngs: list[np.random.Generator], split: str) -> None:
+        """Draw episode m from its own generator ``rngs[m]``, exactly as a one-episode core (i.e.
+        ``SchedulingEnv.reset``) draws it, then empty the queues (the list-of-seeds reset of
+        :class:`.vector_env.SchedulingVectorEnv`)."""
+        if len(rngs) != self.M:
+            raise ValueError(f"rngs must hold one generator per episode ({self.M}), got {len(rngs)}")
+        one = getattr(self, "_one", None)
+        if one is None:
+            one = self._one = BatchCore(self.instance, 1, self.partial, self.obs_noise, self.lam)
+        one.lam = self.lam
+        exo = np.empty_like(self.exo)  # a fresh array: info["channel"] views of earlier episodes stay valid
+        for m, rng in enumerate(rngs):
+            one.reset(rng, split)
+            exo[m] = one.exo[0]
+            self.rng_state[m] = one.rng_state[0]
+        self.exo = exo
+        self.start(exo)
+
+    def start(self, exo: np.ndarray) -> None:
+        """Slot 0 of new episodes on the exogenous draws ``exo``: empty queues, first observations."""
         self.t = 0
         begin_episode(self.q, exo, self.buffer_size, self.obs.reshape(-1))
 

@@ -17,7 +17,7 @@ from .core import BatchCore, CoreViews, build_instance
 from .instances import SchedulingInstance
 from .kernels import step_slot
 
-__all__ = ["SchedulingBatch"]
+__all__ = ["SchedulingBatch", "check_actions", "step_episodes"]
 
 
 class SchedulingBatch(CoreViews):
@@ -53,26 +53,47 @@ class SchedulingBatch(CoreViews):
         return self._core.obs.copy()
 
     def step(self, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray, bool, dict[str, np.ndarray]]:
-        """Advance all M episodes by one slot (:func:`.kernels.step_slot`); ``truncated`` at t = H."""
+        """Advance all M episodes by one slot (:func:`step_episodes`); ``truncated`` at t = H."""
         if self._needs_reset:
             raise RuntimeError("call reset() before step() (and after the episodes end)")
-        a = np.asarray(actions)
-        if a.dtype != np.float32:
-            a = a.astype(np.float64, copy=False)
-        if a.shape != (self.num_envs, self.buffer_size):
-            raise ValueError(f"actions must have shape ({self.num_envs}, {self.buffer_size}), got {a.shape}")
-        core = self._core
-        M, n = core.M, core.n_users
-        t = core.t
-        obs = np.empty((M, core.obs_dim), dtype=np.float32)
-        info = np.empty((M, 4, n))
-        r = step_slot(t, core.q, core.rng_state, core.exo, core.tau, core.fpar,
-                      np.ascontiguousarray(a).reshape(-1), info.reshape(4 * M, n), obs.reshape(-1))
-        if r != r:
-            raise ValueError("actions contain NaN")
-        core.t = t + 1
-        truncated = core.t >= self.horizon
+        obs, rewards, info = step_episodes(self._core, actions)
+        truncated = self._core.t >= self.horizon
         self._needs_reset = truncated
-        info_d = {"S": info[:, 0], "E": info[:, 1], "D": info[:, 2], "reward": info[:, 3],
-                  "channel": core.exo[:, t, 1]}
-        return obs, info[:, 3].sum(axis=1), truncated, info_d
+        return obs, rewards, truncated, info
+
+
+def check_actions(actions: object, num_envs: int, buffer_size: int) -> np.ndarray:
+    """``actions`` as a float32 or float64 array of shape (M, B), as :func:`.kernels.step_slot` takes it
+    (other dtypes are converted to float64); ValueError naming ``actions`` if the shape is not (M, B)."""
+    a = np.asarray(actions)
+    if a.dtype != np.float32:
+        a = a.astype(np.float64, copy=False)
+    if a.shape != (num_envs, buffer_size):
+        raise ValueError(f"actions must have shape ({num_envs}, {buffer_size}) (num_envs, sum_i (tau_i + 1)), "
+                         f"got {a.shape}")
+    return a
+
+
+def step_episodes(core: BatchCore, actions: object) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
+    """Slot t of the M lock-step episodes of ``core`` (RSD4 spec eqs. (1)-(3), (5), (8)), one call of
+    :func:`.kernels.step_slot`; shared by :class:`SchedulingBatch` and
+    :class:`~.vector_env.SchedulingVectorEnv`. The caller checks that the episodes have not ended.
+
+    Returns the next observations (M, D) float32, the rewards (M,) (sum_i r_{i,t}) and the per-user
+    ``info`` arrays (M, N): ``S``, ``E``, ``D``, ``reward`` and the true ``channel`` c(t) of the slot (a
+    view of this episode's channel path, which a later reset does not overwrite). Advances ``core.t``.
+    ValueError if ``actions`` is not (M, B) or contains NaN (then nothing changes).
+    """
+    M, n = core.M, core.n_users
+    a = check_actions(actions, M, core.buffer_size)
+    t = core.t
+    obs = np.empty((M, core.obs_dim), dtype=np.float32)
+    info = np.empty((M, 4, n))
+    r = step_slot(t, core.q, core.rng_state, core.exo, core.tau, core.fpar,
+                  np.ascontiguousarray(a).reshape(-1), info.reshape(4 * M, n), obs.reshape(-1))
+    if r != r:
+        raise ValueError("actions contain NaN")
+    core.t = t + 1
+    info_d = {"S": info[:, 0], "E": info[:, 1], "D": info[:, 2], "reward": info[:, 3],
+              "channel": core.exo[:, t, 1]}
+    return obs, info[:, 3].sum(axis=1), info_d
