@@ -16,7 +16,7 @@ Sub-commands:
   mean of the last k greedy evaluations, 95% bootstrap CI over seeds; normalised ratio P~ of spec eq. (39)
   against dense QMIX with the random-policy score measured on the same evaluation seeds, both arms
   resampled; raw ratio P eq. (38); success rate (LBF); density; training and inference FLOPs ratios,
-  eqs. (18)-(19)), and ``figures/mast_cpu_<task>.png`` (evaluation return vs env steps, mean over seeds
+  eqs. (18)-(19)), and ``figures/mast_cpu_<task>_<budget>k.png`` (evaluation return vs env steps, mean over seeds
   with a 95% bootstrap band). It prints the E-M1 acceptance checks, pass or fail.
 - ``speed``: environment steps/s of each wrapper (random available actions) and training steps/s of the
   learner (batch 32 episodes) for dense and 90%-sparse MAST, measured now, one thread.
@@ -216,7 +216,9 @@ def cmd_report(args: Any) -> int:
         ax.set_title(f"{t}: QMIX arms at sparsity {args.sparsity:g} ({len(args.seeds)} seeds, 95% CI)")
         ax.legend(fontsize=8)
         fig.tight_layout()
-        fig.savefig(fig_dir / f"mast_cpu_{t}.png", dpi=120)
+        # the budget in the name: a report at another budget never overwrites this one's figure
+        budget_k = int(round((results["budget_env_steps"] or 0) / 1000))
+        fig.savefig(fig_dir / f"mast_cpu_{t}_{budget_k}k.png", dpi=120)
         plt.close(fig)
     checks = acceptance(results)
     results["acceptance_E_M1"] = checks
