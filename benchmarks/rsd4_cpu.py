@@ -8,7 +8,8 @@ evaluation): V_full (packet DP, channel observed: the optimum), V_open (channel-
 drift-plus-penalty (channel-blind when hidden), EDF and uniform energy. Prints a table (mean over
 seeds with a bootstrap 95% CI), checks the targets T2-T5 of spec §5, and writes results.json,
 table.md and a figure (throughput against V_full, energy against the budget) to a fresh folder under
-``--out`` (and, for a full run, the figure to ``figures/``).
+``--out`` (and, for a full run, the figure and the table to ``figures/rsd4_cpu_<obs>_rho<rho>_<episodes>ep.*``,
+so runs at another budget never overwrite them).
 
 Energy is reported for every method and every run: energy per slot, E/E_b (mean and worst seed), and
 how many seeds meet E <= E_b and E <= 1.05 E_b; a throughput target counts only if every run of the
@@ -242,7 +243,9 @@ def main(argv: list[str] | None = None) -> int:
     fig_path = plot(table, results, refs, budget, out / "rsd4_cpu.png", partial, args.rho)
     if not args.smoke:
         Path("figures").mkdir(exist_ok=True)
-        shutil.copy(fig_path, Path("figures") / f"rsd4_cpu_{'partial' if partial else 'full'}_rho{args.rho}.png")
+        stem = f"rsd4_cpu_{'partial' if partial else 'full'}_rho{args.rho}_{args.episodes}ep"
+        shutil.copy(fig_path, Path("figures") / f"{stem}.png")
+        shutil.copy(out / "table.md", Path("figures") / f"{stem}.md")
     print(f"wrote {out}")
     return 0
 
