@@ -18,8 +18,9 @@ Sub-commands:
   resampled; raw ratio P eq. (38); success rate (LBF); density; training and inference FLOPs ratios,
   eqs. (18)-(19)), and ``figures/mast_cpu_<task>_<budget>k.png`` (evaluation return vs env steps, mean over seeds
   with a 95% bootstrap band). It prints the E-M1 acceptance checks, pass or fail.
-- ``speed``: environment steps/s of each wrapper (random available actions) and training steps/s of the
-  learner (batch 32 episodes) for dense and 90%-sparse MAST, measured now, one thread.
+- ``speed``: environment steps/s of each wrapper (random available actions, after one untimed warm-up
+  episode) and training steps/s of the learner (batch 32 episodes) for dense and 90%-sparse MAST,
+  measured now, one thread. ``--speed-tasks smax-3m --tasks smax-3m`` measures SMAX (extra ``[smax]``).
 
 Cost: one 5e5-step run is ~15-20 min of one core on an idle machine (speeds measured at load ~5: LBF
 ~1200 collected env steps/s and ~15 training steps/s of 32 episodes); the 24 runs of E-M1 are ~4 h on 2
@@ -268,6 +269,7 @@ def cmd_speed(args: Any) -> int:
     for task in args.speed_tasks:
         env = make_marl_env(task)
         info = env.env_info()
+        run_episode(env, None, 10**9, rng, 1.0, record=False)  # warm-up, not timed (SMAX: jit compilation)
         t0, steps, ep = time.perf_counter(), 0, 0
         while steps < args.env_steps:
             _, st = run_episode(env, None, args.seed * 10_000 + ep, rng, 1.0, record=False)

@@ -44,7 +44,7 @@ def build_parser() -> CliParser:
     g = p.add_argument_group("run")
     g.add_argument("--algorithm", choices=ALGORITHMS, default="qmix", help="base learner (default qmix)")
     g.add_argument("--task", default="lbf", help="lbf | lbf-hard | spread | rware | a Foraging-...-v3 / "
-                   "rware-...-v2 id (default lbf)")
+                   "rware-...-v2 id | smax-3m | smax-2s3z | smax-3s5z (extra [smax]) (default lbf)")
     g.add_argument("--preset", choices=PRESETS, default="mast", help="E-M1 arm (default mast)")
     g.add_argument("--steps", type=positive_int, default=500_000, help="environment steps (default 5e5)")
     g.add_argument("--seed", type=nonneg_int, default=0, help="seed (default 0)")

@@ -3,8 +3,8 @@
 Names: the short defaults ``lbf`` (``Foraging-8x8-2p-2f-coop-v3``), ``lbf-hard``
 (``Foraging-10x10-3p-3f-v3``), ``spread`` (mpe2 ``simple_spread_v3``, N=3), ``rware``
 (``rware-tiny-2ag-v2``); or any registered ``Foraging-...-v3`` / ``rware-...-v2`` id, or
-``simple_spread_v3``. SMAX (``jaxmarl``, the SMAC re-implementation) is a future optional extra: it is
-not installed here.
+``simple_spread_v3``; ``smax-3m``, ``smax-2s3z``, ``smax-3s5z`` (or ``smax-<map>`` for any jaxmarl scenario):
+SMAX, jaxmarl's SMAC re-implementation, which needs the optional extra ``pip install -e .[smax]``.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ ALIASES: dict[str, str] = {
     "rware": "rware-tiny-2ag-v2",
 }
 DEFAULT_TASKS = ("lbf", "spread")
+SMAX_TASKS = ("smax-3m", "smax-2s3z", "smax-3s5z")  # spec sparse.md §3.7; extra [smax]
 
 
 def make_marl_env(name: str, seed: int | None = None, **kw: object) -> MarlTask:
@@ -37,7 +38,12 @@ def make_marl_env(name: str, seed: int | None = None, **kw: object) -> MarlTask:
         from simulators.marl.rware import RwareParallelEnv
 
         return RwareParallelEnv(env_id, seed=seed, **kw)
+    if env_id.startswith("smax-"):
+        from simulators.marl.smax import SmaxParallelEnv  # imports jaxmarl (and JAX) only now
+
+        return SmaxParallelEnv(env_id[len("smax-"):], seed=seed, **kw)
     if name.lower().startswith("smax"):
-        raise ValueError("task 'smax' needs jaxmarl, which is not installed (future optional extra)")
-    raise ValueError(f"task {name!r} is unknown; use one of {', '.join(ALIASES)} or a Foraging-...-v3, "
-                     f"rware-...-v2 or simple_spread_v3 id")
+        raise ValueError(f"task {name!r}: SMAX tasks are named smax-<map>, e.g. {', '.join(SMAX_TASKS)} "
+                         f"(they need jaxmarl: pip install -e .[smax])")
+    raise ValueError(f"task {name!r} is unknown; use one of {', '.join(ALIASES)}, {', '.join(SMAX_TASKS)} or a "
+                     f"Foraging-...-v3, rware-...-v2 or simple_spread_v3 id")

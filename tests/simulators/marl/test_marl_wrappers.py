@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 from pettingzoo.test import parallel_api_test, parallel_seed_test
@@ -72,3 +75,18 @@ def test_bad_names_and_actions() -> None:
         env.step(dict.fromkeys(env.agents, 99))
     with pytest.raises(ValueError, match="missing"):
         env.step({})
+
+
+def test_smax_without_jaxmarl_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Runs with and without the [smax] extra: a missing jaxmarl gives one clear error naming the install."""
+    monkeypatch.setitem(sys.modules, "jaxmarl", None)  # makes `import jaxmarl` fail even where it is installed
+    for task in ("smax-3m", "smax-2s3z", "smax-3s5z"):
+        with pytest.raises(ValueError, match=r"jaxmarl.*not installed.*pip install -e \.\[smax\]"):
+            make_marl_env(task, seed=0)
+
+
+def test_importing_the_simulators_does_not_import_jax() -> None:
+    code = ("import sys, simulators, simulators.marl, simulators.marl.smax; "
+            "from simulators.marl import make_marl_env; make_marl_env('spread'); "
+            "sys.exit(int(any(m == 'jax' or m.startswith(('jax.', 'jaxmarl')) for m in sys.modules)))")
+    assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0
