@@ -264,3 +264,27 @@ def test_final_policy_is_the_selected_checkpoint_not_the_last_weights(tmp_path):
         assert any(not torch.equal(snap[k], last[k]) for k in ref)  # training moved on after episode 8
     for final, ref in zip(tr.agent.state_dict()["actors"], at_8["actors"]):  # finish() evaluates the snapshot
         assert all(torch.equal(final[k], ref[k]) for k in ref)
+
+
+def test_selection_and_final_evaluation_use_disjoint_episode_seeds(tmp_path, monkeypatch):
+    """In-training evaluations pick the policy on validation seeds; the final score uses fresh EVAL_SEED
+    episodes (the baselines' episodes), so the reported number carries no selection bias."""
+    from deeprl.rsd4 import train as train_mod
+
+    cfg = small_cfg(episodes=4, eval_every=2, eval_episodes=3)
+    tr = Trainer(cfg, tmp_path)
+    seen: list[tuple[int, bool]] = []
+    real = tr.run_episode
+
+    def spy(seed, explore=True, lam=0.0):
+        seen.append((seed, explore))
+        return real(seed, explore=explore, lam=lam)
+
+    monkeypatch.setattr(tr, "run_episode", spy)
+    tr.train(progress=False)
+    greedy = [s for s, explore in seen if not explore]
+    validation = set(range(train_mod.VALIDATION_SEED, train_mod.VALIDATION_SEED + 3))
+    final = set(range(train_mod.EVAL_SEED, train_mod.EVAL_SEED + 20))
+    assert greedy[:6] == sorted(validation) * 2  # two in-training evaluations, validation seeds only
+    assert set(greedy[6:]) == final and len(greedy) == 6 + 20  # the final evaluation: 20 fresh episodes
+    assert validation.isdisjoint(final)
