@@ -131,6 +131,16 @@ class MastConfig:
             raise ValueError(f"unknown config keys {sorted(unknown)}")
         return cls(**d)
 
+    @property
+    def method_label(self) -> str:
+        """The E-M1 arm this config is (``mast``, ``rigl``, ``static``, ``dense``), else its parts,
+        e.g. ``rigl+sm+dual``: the name the progress bar and logs show."""
+        parts = [n for n, on in (("sm", self.soft_mellowmax), ("tdlam", self.hybrid_td), ("dual", self.dual_buffer))
+                 if on]
+        if self.topology == "rigl" and len(parts) == 3:
+            return "mast"
+        return "+".join([self.topology, *parts])
+
     @staticmethod
     def preset(name: str, **overrides: Any) -> MastConfig:
         """E-M1 arms: ``mast`` (all parts on, RigL), ``rigl`` (RigL-QMIX, no MAST targets/buffer),

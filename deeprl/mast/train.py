@@ -114,7 +114,7 @@ def train(cfg: MastConfig, run_dir: str | Path, resume: bool = False, stop_after
         from tqdm import tqdm
 
         bar = tqdm(total=cfg.steps, initial=st["t_env"], unit="step", dynamic_ncols=True,
-                   desc=f"{cfg.algorithm}/{cfg.task}/{cfg.topology}")
+                   desc=f"{cfg.algorithm}/{cfg.task}/{cfg.method_label}")
     if ckpt is None and st["t_env"] == 0:
         do_eval()
     t_start = time.perf_counter()

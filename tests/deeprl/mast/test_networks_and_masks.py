@@ -125,3 +125,11 @@ def test_acting_inputs_match_the_training_unroll() -> None:
         q, h = learner.act_utilities(b["obs"][0, t], prev, h)
         np.testing.assert_allclose(q, ref[t].detach().numpy(), rtol=1e-5, atol=1e-6)
         prev = b["actions"][0, t]
+
+
+def test_method_label_names_the_arm():
+    """The progress bar shows the arm (a MAST run is labelled ``mast``, not its topology ``rigl``)."""
+    from deeprl.mast.config import PRESETS
+
+    assert [MastConfig.preset(p).method_label for p in PRESETS] == list(PRESETS)
+    assert MastConfig.preset("mast", dual_buffer=False).method_label == "rigl+sm+tdlam"
