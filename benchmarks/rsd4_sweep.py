@@ -10,7 +10,8 @@ seeds) and the Lagrangian at the channel-blind optimum's multiplier,
 
 beside V_open's own L(lambda*) (the best response to lambda* among per-packet energies that ignore the
 channel and the delivery history; a learner that infers the sticky channel from its queue or its memory
-may exceed it, so it is a yardstick, not a bound; idling scores 0). L(lambda*) measures how good a best response to lambda the learned policy is, apart from
+may exceed it, so it is a yardstick, not a bound; idling scores 0).
+L(lambda*) measures how good a best response to lambda the learned policy is, apart from
 where the dual update leaves lambda; E / E_b measures the dual update. ``--dual fixed`` trains at
 lambda = lambda* throughout (the best-response test alone).
 
