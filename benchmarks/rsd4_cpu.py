@@ -84,6 +84,14 @@ def _run_one(job: dict) -> dict:
             ("throughput", "energy_per_slot", "lambda", "seconds", "policy")}}
 
 
+def run_jobs(jobs: list[dict], n_jobs: int) -> list[dict]:
+    """Run :func:`_run_one` on every job, in this process or in ``n_jobs`` worker processes (job order kept)."""
+    if n_jobs == 1:
+        return [_run_one(j) for j in jobs]
+    with ProcessPoolExecutor(max_workers=n_jobs) as pool:
+        return list(pool.map(_run_one, jobs))
+
+
 def bootstrap_ci(x: np.ndarray, rng: np.random.Generator, n: int = 2000) -> tuple[float, float]:
     if x.size < 2:
         return float(x.mean()), float(x.mean())
@@ -156,11 +164,7 @@ def main(argv: list[str] | None = None) -> int:
             if v == "rsd4-oracle":
                 cfg.update(dual="fixed", lam0=oracle_lam)
             jobs.append({"label": v, "cfg": cfg, "run_dir": str(out / f"{v}-s{s}")})
-    if args.jobs == 1:
-        results = [_run_one(j) for j in jobs]
-    else:
-        with ProcessPoolExecutor(max_workers=args.jobs) as pool:
-            results = list(pool.map(_run_one, jobs))
+    results = run_jobs(jobs, args.jobs)
     budget = inst.budget
     rng = np.random.default_rng(0)
     table = []

@@ -25,14 +25,13 @@ on the seeds ``rsd4_cpu.py`` reports. Writes table.md and results.json to a fres
 from __future__ import annotations
 
 import sys
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from rsd4_cpu import _run_one  # noqa: E402  (benchmarks/ is the script's folder, on sys.path)
+from rsd4_cpu import run_jobs  # noqa: E402  (benchmarks/ is the script's folder, on sys.path)
 
 from simulators.cli_util import (  # noqa: E402
     CliParser,
@@ -87,11 +86,7 @@ def main(argv: list[str] | None = None) -> int:
                     cfg["lam0"] = lam_star
                 jobs.append({"label": f"wd={wd:g} eta={fr:g}" if args.dual == "ascent" else f"wd={wd:g}",
                              "cfg": cfg, "run_dir": str(out / f"wd{wd:g}-eta{fr:g}-s{s}")})
-    if args.jobs == 1:
-        results = [_run_one(j) for j in jobs]
-    else:
-        with ProcessPoolExecutor(max_workers=args.jobs) as pool:
-            results = list(pool.map(_run_one, jobs))
+    results = run_jobs(jobs, args.jobs)
     budget = inst.budget
     lines = [f"{args.variant}, {args.episodes} episodes, dual {args.dual}, seeds {args.seeds}, "
              f"E_b = {budget:.3f}, V_full = {full.throughput:.4f}, lambda* = {lam_star:.4f}, "
