@@ -8,14 +8,17 @@ evaluation): V_full (packet DP, channel observed: the optimum), V_open (channel-
 drift-plus-penalty (channel-blind when hidden), EDF and uniform energy. Prints a table (mean over
 seeds with a bootstrap 95% CI), checks the targets T2-T5 of spec §5, and writes results.json,
 table.md and a figure (throughput against V_full, energy against the budget) to a fresh folder under
-``--out`` (and, for a full run, the figure and the table to ``figures/rsd4_cpu_<obs>_rho<rho>_<episodes>ep.*``,
-so runs at another budget never overwrite them).
+``--out`` (and, for a full run, the figure and the table to
+``figures/rsd4_cpu_<obs>_rho<rho>_<episodes>ep_<dual>_wd<weight decay>.*``, so runs at another budget or
+with other settings never overwrite them).
 
 Energy is reported for every method and every run: energy per slot, E/E_b (mean and worst seed), and
 how many seeds meet E <= E_b and E <= 1.05 E_b; a throughput target counts only if every run of the
 methods it compares spends <= 1.05 E_b, and T5 requires it of every dual-updated run. Learners use the
-dual rule of :mod:`deeprl.rsd4.dual` (eqs. (17a)-(17b)); ``rsd4-oracle`` is the only run that knows
-lambda*. ``--resume RUN_DIR`` continues an interrupted benchmark folder.
+lambda rule of :mod:`deeprl.rsd4.dual` chosen by ``--dual`` (default ``calibrate``: lambda-conditioned
+training and bisection on validation episodes; ``ascent``: eqs. (17a)-(17b)) and the weight decay of
+``--weight-decay`` (default 1e-4; the code's 0.1 with ``ascent`` reproduces the earlier comparison);
+``rsd4-oracle`` (lambda fixed at lambda*) is the only run that knows lambda*. ``--resume RUN_DIR`` continues an interrupted benchmark folder.
 
     OMP_NUM_THREADS=1 python benchmarks/rsd4_cpu.py --smoke            # N = 2, 30 episodes, < few min
     OMP_NUM_THREADS=1 python benchmarks/rsd4_cpu.py --seeds 0,1,2 --episodes 1000 --rho 0.9   # spec §5
@@ -52,6 +55,7 @@ from simulators.cli_util import (  # noqa: E402
     choice_list,
     csv_of,
     new_run_dir,
+    nonneg_float,
     nonneg_int,
     positive_int,
     probability,
@@ -129,6 +133,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--rho", type=probability, default=0.9)
     ap.add_argument("--observe-channel", action="store_true", help="full observation (default: hidden)")
     ap.add_argument("--instance-seed", type=nonneg_int, default=0)
+    ap.add_argument("--dual", choices=("calibrate", "ascent"), default=None,
+                    help="lambda rule of the learners (default: the config's, calibrate; deeprl.rsd4.dual)")
+    ap.add_argument("--weight-decay", type=nonneg_float, default=None,
+                    help="weight decay of every learner (default: the config's, 1e-4; the code's is 0.1)")
     ap.add_argument("--jobs", type=positive_int, default=2, help="parallel training processes")
     ap.add_argument("--smoke", action="store_true", help="N = 2, 30 episodes, 1 seed: checks the pipeline")
     ap.add_argument("--out", default="runs/rsd4_cpu")
@@ -140,8 +148,12 @@ def main(argv: list[str] | None = None) -> int:
     from deeprl.rsd4.train import build_env
 
     partial = not args.observe_channel
+    defaults = RSD4Config()
+    dual = defaults.dual if args.dual is None else args.dual
+    wd = defaults.weight_decay if args.weight_decay is None else args.weight_decay
     base = dict(preset="bench", rho=args.rho, partial=partial, instance_seed=args.instance_seed,
-                episodes=args.episodes, eval_every=max(1, args.episodes // 20), checkpoint_every=50)
+                episodes=args.episodes, eval_every=max(1, args.episodes // 20), checkpoint_every=50,
+                dual=dual, weight_decay=wd)
     seeds = args.seeds
     if args.smoke:
         base.update(n_users=2, episodes=30, eval_every=10, random_steps=1000, batch_size=16, n_samples=10)
@@ -249,7 +261,7 @@ def main(argv: list[str] | None = None) -> int:
     fig_path = plot(table, results, refs, budget, out / "rsd4_cpu.png", partial, args.rho)
     if not args.smoke:
         Path("figures").mkdir(exist_ok=True)
-        stem = f"rsd4_cpu_{'partial' if partial else 'full'}_rho{args.rho}_{args.episodes}ep"
+        stem = f"rsd4_cpu_{'partial' if partial else 'full'}_rho{args.rho}_{args.episodes}ep_{dual}_wd{wd:g}"
         shutil.copy(fig_path, Path("figures") / f"{stem}.png")
         shutil.copy(out / "table.md", Path("figures") / f"{stem}.md")
     print(f"wrote {out}")

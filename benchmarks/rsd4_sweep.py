@@ -51,8 +51,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--variant", choices=("rsd4", "rtd3", "sd3", "td3"), default="td3")
     ap.add_argument("--weight-decays", type=csv_of(nonneg_float), default=[0.0, 1e-4, 0.1])
     ap.add_argument("--dual-lr-fracs", type=csv_of(positive_float), default=[0.005, 0.01, 0.02])
-    ap.add_argument("--dual", choices=("ascent", "fixed"), default="ascent",
-                    help="fixed: train at lambda* of V_open (channel hidden) / V_full (observed) throughout")
+    ap.add_argument("--dual", choices=("ascent", "fixed", "calibrate"), default="ascent",
+                    help="fixed: train at lambda* of V_open (channel hidden) / V_full (observed) throughout; "
+                         "calibrate: lambda-conditioned training, lambda by bisection (no dual step)")
     ap.add_argument("--seeds", type=csv_of(nonneg_int), default=[10, 11, 12])
     ap.add_argument("--episodes", type=positive_int, default=300)
     ap.add_argument("--rho", type=probability, default=0.9)

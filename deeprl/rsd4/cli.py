@@ -4,6 +4,7 @@
   RTD3             --variant rtd3   recurrent, TD3 target, one actor
   SD3 / TD3        --variant sd3|td3  the same without recurrence
   fixed lambda     --dual fixed --lam0 L
+  calibrated       --dual calibrate   lambda-conditioned training, lambda set by bisection (ours)
 
 Outputs in the run folder: config.json, metrics.csv, tb/ (TensorBoard), checkpoints/, summary.json
 (throughput and energy per slot, budget, constraint satisfied or not, ratio to the DP optimum V_full).
@@ -68,7 +69,8 @@ def build_parser() -> CliParser:
     a.add_argument("--softmax-beta", type=nonneg_float, default=d.softmax_beta, help="beta of eq. (14)")
     a.add_argument("--importance-sampling", action="store_true", help="IS = 1 in eq. (14)")
     a.add_argument("--dual", choices=DUAL_MODES, default=d.dual,
-                   help="lambda: dual ascent eq. (17a) with the averaged iterate (17b) held at the end, or fixed")
+                   help="lambda: dual ascent eq. (17a) with the averaged iterate (17b) held at the end; fixed; or "
+                        "calibrate (lambda-conditioned training, lambda set by bisection on validation episodes)")
     a.add_argument("--lam0", type=nonneg_float, default=d.lam0,
                    help="initial (or fixed) lambda (default lambda_max/2 for ascent, 1 for fixed)")
     a.add_argument("--dual-lr-frac", type=nonneg_float, default=d.dual_lr_frac,

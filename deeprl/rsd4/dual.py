@@ -31,6 +31,30 @@ Why (our choice, departing from the spec's eta = 0.05 lambda_max every 10 episod
   start without knowledge of lambda*). Starting at the model-based lambda* is an oracle and is only the
   benchmark's named variant ``rsd4-oracle`` (``mode='fixed'``).
 
+Alternative rule ``mode='calibrate'`` (ours, a departure from the spec's primal-dual update; issue #8):
+lambda-conditioned training and calibration of lambda by bisection. The policy and the critics already
+take lambda as an input (g(t) of eq. (9)) and the reward r = beta S - lambda E of eq. (8) is linear in a
+lambda that does not touch the dynamics, so one network can learn the whole family of best responses
+pi_lambda instead of chasing a moving lambda:
+
+* every training episode is collected at a behaviour lambda ~ U[0, lambda_max] (:meth:`DualAscent.sample`);
+* every replayed sequence is relabelled with its own lambda_j ~ U[0, lambda_max]: its g(t)[0] becomes
+  lambda_j / lambda_max and its rewards beta S - lambda_j E (off-policy relabelling, exact because lambda
+  enters only the reward);
+* at every evaluation in the selection window (the last 20% of training, spec §2.7) and before the final
+  evaluation, lambda is set by :meth:`DualAscent.calibrate` (earlier evaluations, only logged, reuse the
+  last calibrated lambda, lambda_max / 2 at first): the bisection of
+  :func:`simulators.scheduling.optimal.solve_dual` (the same search that finds the optimum's lambda*) on the
+  mean energy per slot of greedy validation episodes with common seeds, keeping the feasible end of the
+  final bracket (the smallest lambda found whose energy is <= E_b; a deterministic policy, so no mixing).
+
+Why: with dual ascent, a policy that responds within ~10-30 episodes turns every step of lambda into a
+swing between idling and ~2.3 E_b (benchmarks/rsd4_sweep.py, README), so the last and the averaged
+iterates both miss the budget. Calibration needs no step size and no primal/dual time-scale separation;
+its cost is that the network must represent pi_lambda for all lambda, and that E(lambda) of a learned
+policy is only approximately non-increasing (the bisection then returns a feasible lambda, not
+necessarily the smallest one).
+
 Training energy includes the exploration noise of the behaviour policy (biased upward: actions are
 clipped at zero energy), so the deterministic evaluation policy spends at most about E_b; the benchmark
 reports the evaluated energy per slot against E_b for every run either way.
@@ -39,15 +63,21 @@ reports the evaluated energy per slot against E_b for every run either way.
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Callable
+from types import SimpleNamespace
 
 import numpy as np
+
+from simulators.scheduling.optimal import solve_dual
 
 
 class DualAscent:
     """Projected dual ascent on lambda (eq. (17a)) with iterate averaging at the freeze (eq. (17b)).
 
     ``mode='fixed'`` keeps lambda = lambda_0 unclipped (the code's fixed lambda, or an oracle lambda*).
-    ``lam0=None`` starts ascent at lambda_max / 2 and a fixed run at 1.0 (the code's default).
+    ``mode='calibrate'`` never steps (17a): lambda is sampled for training (:meth:`sample`) and set by
+    bisection at evaluation (:meth:`calibrate`).
+    ``lam0=None`` starts ascent and calibration at lambda_max / 2 and a fixed run at 1.0 (the code's default).
     """
 
     def __init__(self, budget: float, lam_max: float, lam0: float | None = None, lr_frac: float = 0.02,
@@ -56,8 +86,8 @@ class DualAscent:
             raise ValueError(f"budget must be positive for the dual update, got {budget}")
         if not (lam_max > 0 and np.isfinite(lam_max)):
             raise ValueError(f"lam_max must be positive and finite, got {lam_max}")
-        if mode not in ("ascent", "fixed"):
-            raise ValueError(f"dual mode must be 'ascent' or 'fixed', got {mode!r}")
+        if mode not in ("ascent", "fixed", "calibrate"):
+            raise ValueError(f"dual mode must be 'ascent', 'fixed' or 'calibrate', got {mode!r}")
         if not 0.0 <= avg_start < 1.0:
             raise ValueError(f"avg_start must be in [0, 1), got {avg_start}")
         if lr_frac < 0:
@@ -66,8 +96,8 @@ class DualAscent:
             raise ValueError(f"every and window must be positive integers, got {every}, {window}")
         self.budget, self.lam_max, self.mode = float(budget), float(lam_max), mode
         if lam0 is None:
-            lam0 = 0.5 * lam_max if mode == "ascent" else 1.0
-        self.lam = self.project(lam0) if mode == "ascent" else float(lam0)
+            lam0 = 1.0 if mode == "fixed" else 0.5 * lam_max
+        self.lam = float(lam0) if mode == "fixed" else self.project(lam0)
         self.eta = lr_frac * lam_max
         self.every, self.window, self.avg_start = int(every), int(window), float(avg_start)
         self.energies: deque[float] = deque(maxlen=self.window)
@@ -91,13 +121,36 @@ class DualAscent:
         Returns whether lambda was updated. Inactive (random phase) and frozen episodes never update.
         """
         self.energies.append(float(energy_per_slot))
-        if not active or self.mode == "fixed" or self.frozen:
+        if not active or self.mode != "ascent" or self.frozen:
             return False
         self.episodes_seen += 1
         if self.episodes_seen % self.every:
             return False
         self.step(float(np.mean(self.energies)))
         return True
+
+    def sample(self, rng: np.random.Generator, size: int | None = None) -> float | np.ndarray:
+        """Training lambdas of ``mode='calibrate'``: uniform on [0, lambda_max] (one, or ``size`` of them)."""
+        return rng.uniform(0.0, self.lam_max, size=size)
+
+    def calibrate(self, energy_at: Callable[[float], float], rel_tol: float = 1.0 / 128) -> dict:
+        """Set lambda to the feasible end of the bisection of ``solve_dual`` on ``energy_at(lambda)``.
+
+        ``energy_at`` is the mean energy per slot of the greedy policy at lambda on fixed validation
+        episodes. Stops when the bracket is below ``rel_tol * lambda_max`` (~log2(1/rel_tol) + 2 calls).
+        lambda = 0 if the policy at lambda = 0 is within the budget; lambda_max if even lambda_max is not
+        (the caller then reports a violated budget). Returns lambda, its energy and the number of calls.
+        """
+        calls: list[float] = []
+
+        def at(lam: float) -> SimpleNamespace:
+            calls.append(lam)
+            return SimpleNamespace(lam=lam, energy_rate=float(energy_at(lam)), throughput=0.0)
+
+        sol = solve_dual(at, self.budget, self.lam_max, rel_tol=rel_tol)
+        self.lam = float(sol.hi.lam)
+        return {"lam": self.lam, "energy": sol.hi.energy_rate, "calls": len(calls),
+                "feasible": bool(sol.hi.energy_rate <= self.budget)}
 
     def averaged(self) -> float:
         """lambda_bar of eq. (17b): mean of the iterates after the first ``avg_start`` fraction (and the

@@ -1,6 +1,7 @@
 """RSD4 training loop (RSD4 spec §2.1, §2.4-2.7): per-user episode replay, N iterations per episode,
 dual update of lambda (eq. (17a), averaged iterate (17b) held for the final ``dual_freeze_frac``;
-see :mod:`deeprl.rsd4.dual`), periodic evaluation, checkpoint/resume, summary.
+or lambda-conditioned training with calibration by bisection, ``dual='calibrate'``; see
+:mod:`deeprl.rsd4.dual`), periodic evaluation, checkpoint/resume, summary.
 
 Seeds: the instance comes from ``instance_seed`` (seed1); training episode e is ``reset(seed=seed *
 1_000_003 + e)``; evaluation episodes use the fixed seeds ``10**9 + k`` (the same for every run and
@@ -115,13 +116,31 @@ class Trainer:
         return {"throughput": float(tp.mean()), "energy": float(en.mean()),
                 "throughput_se": float(tp.std(ddof=1) / np.sqrt(k)) if k > 1 else float("nan")}
 
+    def calibrate(self, episodes: int | None = None) -> dict:
+        """``dual='calibrate'``: set lambda by bisection on greedy validation episodes (deeprl.rsd4.dual).
+
+        Every lambda tried is scored on the same episodes (seeds ``VALIDATION_SEED + k``), so E(lambda)
+        is a deterministic function of lambda for the current weights.
+        """
+        k = self.cfg.eval_episodes if episodes is None else episodes
+
+        def energy_at(lam: float) -> float:
+            return float(np.mean([self.run_episode(VALIDATION_SEED + e, explore=False, lam=lam)["energy"]
+                                  for e in range(k)]))
+
+        return self.dual.calibrate(energy_at)
+
     def sample_batch(self) -> dict[str, torch.Tensor]:
         cfg = self.cfg
         b = self.replay.sample(cfg.batch_size, self.rng)
         obs = b["obs"].copy()
+        if self.dual.mode == "calibrate":  # relabel each sequence with its own lambda_j (deeprl.rsd4.dual)
+            lam = self.dual.sample(self.rng, obs.shape[0])[:, None]
+        else:
+            lam = np.full((obs.shape[0], 1), self.dual.lam)
         if self.feat.lam_index is not None:
-            obs[..., self.feat.lam_index] = self.dual.lam / self.feat.lam_max  # current lambda (spec §2.6)
-        reward = b["beta"] * b["S"] - self.dual.lam * b["E"]  # eq. (8) recomputed at sampling time
+            obs[..., self.feat.lam_index] = lam / self.feat.lam_max  # current lambda (spec §2.6)
+        reward = b["beta"] * b["S"] - lam * b["E"]  # eq. (8) recomputed at sampling time
         terminal = np.zeros_like(reward)
         if cfg.gamma >= 1.0:
             terminal[:, -1] = 1.0  # the code's terminal step at t = H (preset 'code')
@@ -185,7 +204,8 @@ class Trainer:
                 ep = self.episode
                 if ep >= freeze_at:
                     self.dual.freeze()  # lambda_bar of eq. (17b) for the final dual_freeze_frac (spec §2.7)
-                data = self.run_episode(cfg.seed * 1_000_003 + ep, explore=True, lam=self.dual.lam)
+                lam = self.dual.sample(self.rng) if cfg.dual == "calibrate" else self.dual.lam
+                data = self.run_episode(cfg.seed * 1_000_003 + ep, explore=True, lam=lam)
                 for i in range(env.n_users):
                     self.replay.add({"obs": data["obs"][i], "act": data["act"][i], "prev_act": data["prev_act"][i],
                                      "S": data["S"][i], "E": data["E"][i],
@@ -201,8 +221,12 @@ class Trainer:
                 self.dual.observe(data["energy"], active=learning)
                 self.episode += 1
                 row = {"train/throughput": data["throughput"], "train/energy": data["energy"],
-                       "lambda": self.dual.lam, **{f"loss/{k}": v for k, v in stats.items()}}
+                       # calibrate: this episode's behaviour lambda; otherwise lambda after the dual step
+                       "lambda": lam if cfg.dual == "calibrate" else self.dual.lam,
+                       **{f"loss/{k}": v for k, v in stats.items()}}
                 if self.episode % cfg.eval_every == 0 or self.episode == cfg.episodes:
+                    if cfg.dual == "calibrate" and self.episode >= select_from:
+                        self.calibrate()  # only where the evaluation can select (earlier: last lambda)
                     ev = self.evaluate()
                     row.update({"eval/throughput": ev["throughput"], "eval/energy": ev["energy"]})
                     rec = {"episode": self.episode, "lam": self.dual.lam, **ev}
@@ -239,6 +263,8 @@ class Trainer:
         if self.best is not None:
             self.agent.load_state_dict(self.best["agent"])
             chosen = f"best of last 20% (episode {self.best['episode']})"
+        if cfg.dual == "calibrate":  # re-calibrate the chosen weights on more validation episodes
+            self.calibrate(max(cfg.eval_episodes, 20))
         ev = self.evaluate(max(cfg.eval_episodes, 20), base_seed=EVAL_SEED)
         full = optimal_full_info(inst)
         summary = {

@@ -122,7 +122,7 @@ def test_dual_ascent_drives_energy_to_the_budget(instance_seed, lag):
 
 
 def test_trainer_freezes_lambda_at_the_averaged_iterate(tmp_path):
-    cfg = small_cfg(episodes=10, dual_freeze_frac=0.3, random_steps=40)  # 2 random episodes of 20 slots
+    cfg = small_cfg(episodes=10, dual="ascent", dual_freeze_frac=0.3, random_steps=40)  # 2 random episodes of 20 slots
     tr = Trainer(cfg, tmp_path)
     tr.train(progress=False)
     lam = {}
@@ -236,7 +236,7 @@ def test_truncated_bptt_burn_in_reproduces_the_full_history(tmp_path):
 
 def test_user_features_layouts(tmp_path):
     ours = Trainer(small_cfg(), tmp_path / "a")
-    code = Trainer(small_cfg(user_features="index"), tmp_path / "b")
+    code = Trainer(small_cfg(user_features="index", dual="ascent"), tmp_path / "b")
     ours.env.reset(seed=0)
     code.env.reset(seed=0)
     o, c = ours.feat(0.2), code.feat(0.2)
@@ -271,7 +271,7 @@ def test_selection_and_final_evaluation_use_disjoint_episode_seeds(tmp_path, mon
     episodes (the baselines' episodes), so the reported number carries no selection bias."""
     from deeprl.rsd4 import train as train_mod
 
-    cfg = small_cfg(episodes=4, eval_every=2, eval_episodes=3)
+    cfg = small_cfg(episodes=4, eval_every=2, eval_episodes=3, dual="ascent")  # calibrate: its own test below
     tr = Trainer(cfg, tmp_path)
     seen: list[tuple[int, bool]] = []
     real = tr.run_episode
@@ -288,3 +288,79 @@ def test_selection_and_final_evaluation_use_disjoint_episode_seeds(tmp_path, mon
     assert greedy[:6] == sorted(validation) * 2  # two in-training evaluations, validation seeds only
     assert set(greedy[6:]) == final and len(greedy) == 6 + 20  # the final evaluation: 20 fresh episodes
     assert validation.isdisjoint(final)
+
+
+# ---------------------------------------------------------------------------------- dual='calibrate'
+def test_calibrate_bisects_to_the_feasible_side_of_the_budget_crossing():
+    """E(lambda) = 3 (1 - lambda) meets E_b = 1 at lambda = 2/3: the calibrated lambda is the feasible end
+    of the final bracket, within lambda_max / 128 above 2/3, after log2(128) + 2 evaluations."""
+    d = DualAscent(budget=1.0, lam_max=1.0, mode="calibrate")
+    info = d.calibrate(lambda lam: 3.0 * (1.0 - lam))
+    assert 2 / 3 <= d.lam <= 2 / 3 + 1 / 128 and info["lam"] == d.lam
+    assert info["energy"] == pytest.approx(3.0 * (1.0 - d.lam)) and info["energy"] <= 1.0 and info["feasible"]
+    assert info["calls"] == 7 + 2
+    zero = DualAscent(budget=1.0, lam_max=1.0, mode="calibrate")
+    assert zero.calibrate(lambda lam: 0.5) == {"lam": 0.0, "energy": 0.5, "calls": 1, "feasible": True}
+    over = DualAscent(budget=1.0, lam_max=1.0, mode="calibrate")
+    info = over.calibrate(lambda lam: 3.0)  # even lambda_max overspends: reported, not hidden
+    assert over.lam == 1.0 and not info["feasible"]
+
+
+def test_calibrate_mode_never_steps_and_samples_the_whole_interval():
+    d = DualAscent(budget=1.0, lam_max=0.3, mode="calibrate")
+    assert d.lam == pytest.approx(0.15)  # lambda_max / 2 before the first calibration
+    for e in (0.0, 5.0, 100.0):
+        assert d.observe(e, active=True) is False
+    assert d.lam == pytest.approx(0.15) and d.iterates == []
+    lam = d.sample(np.random.default_rng(0), 10_000)
+    assert lam.min() >= 0.0 and lam.max() <= 0.3 and abs(lam.mean() - 0.15) < 0.005
+
+
+def test_calibrate_relabels_every_replayed_sequence_with_its_own_lambda(tmp_path):
+    """Relabelling (deeprl.rsd4.dual): sequence j's g(t)[0] is lambda_j / lambda_max at every step and its
+    reward is beta S - lambda_j E with the same lambda_j (eq. (8)); the lambda_j differ across sequences."""
+    cfg = small_cfg(episodes=6, dual="calibrate", batch_size=6)
+    tr = Trainer(cfg, tmp_path)
+    assert tr.train(stop_after=4, progress=False) is None  # 8 sequences (2 users x 4 episodes) stored
+    tr.rng = np.random.default_rng(7)
+    batch = {k: v.numpy() for k, v in tr.sample_batch().items()}
+    idx = tr.feat.lam_index
+    lam = batch["obs"][:, :, idx] * tr.feat.lam_max
+    assert np.allclose(lam, lam[:, :1], atol=1e-6)  # one lambda per sequence
+    lam_j = lam[:, 0]
+    assert np.unique(np.round(lam_j, 6)).size == cfg.batch_size and (0 <= lam_j).all()
+    assert (lam_j <= tr.feat.lam_max + 1e-6).all()
+    rng = np.random.default_rng(7)  # replay the trainer's draws: rows, then lambdas
+    rows = tr.replay.sample(cfg.batch_size, rng)
+    expected = rows["beta"] * rows["S"] - tr.dual.sample(rng, cfg.batch_size)[:, None] * rows["E"]
+    assert np.allclose(batch["reward"], expected, atol=1e-5)
+
+
+def test_calibrate_training_draws_behaviour_lambdas_and_calibrates_on_validation_seeds(tmp_path, monkeypatch):
+    from deeprl.rsd4 import train as train_mod
+
+    cfg = small_cfg(episodes=4, eval_every=2, eval_episodes=2, dual="calibrate")
+    tr = Trainer(cfg, tmp_path)
+    seen: list[tuple[int, bool, float]] = []
+    real = tr.run_episode
+
+    def spy(seed, explore=True, lam=0.0):
+        seen.append((seed, explore, lam))
+        return real(seed, explore=explore, lam=lam)
+
+    monkeypatch.setattr(tr, "run_episode", spy)
+    summary = tr.train(progress=False)
+    behaviour = [lam for _, explore, lam in seen if explore]
+    assert len(behaviour) == 4 and len(set(behaviour)) == 4  # a fresh lambda per training episode
+    assert all(0 <= lam <= tr.inst.lam_max for lam in behaviour)
+    greedy = [(s, lam) for s, explore, lam in seen if not explore]
+    final = [(s, lam) for s, lam in greedy if s >= train_mod.EVAL_SEED and s < train_mod.VALIDATION_SEED]
+    calib = [(s, lam) for s, lam in greedy if s >= train_mod.VALIDATION_SEED]
+    assert len(final) == 20 and {lam for _, lam in final} == {summary["lambda"]}  # scored at the calibrated lambda
+    assert len(calib) + len(final) == len(greedy)  # every other greedy episode is a validation episode
+    assert summary["lambda"] in {lam for _, lam in calib[-20 * 9:]}  # the final lambda was one the bisection tried
+
+
+def test_calibrate_needs_lambda_among_the_inputs():
+    with pytest.raises(ValueError, match="user_features"):
+        small_cfg(dual="calibrate", user_features="index")
