@@ -18,7 +18,8 @@ methods it compares spends <= 1.05 E_b, and T5 requires it of every dual-updated
 lambda rule of :mod:`deeprl.rsd4.dual` chosen by ``--dual`` (default ``calibrate``: lambda-conditioned
 training and bisection on validation episodes; ``ascent``: eqs. (17a)-(17b)) and the weight decay of
 ``--weight-decay`` (default 1e-4; the code's 0.1 with ``ascent`` reproduces the earlier comparison);
-``rsd4-oracle`` (lambda fixed at lambda*) is the only run that knows lambda*. ``--resume RUN_DIR`` continues an interrupted benchmark folder.
+``rsd4-oracle`` (lambda fixed at lambda*) is the only run that knows lambda*. ``--resume RUN_DIR``
+continues an interrupted benchmark folder.
 
     OMP_NUM_THREADS=1 python benchmarks/rsd4_cpu.py --smoke            # N = 2, 30 episodes, < few min
     OMP_NUM_THREADS=1 python benchmarks/rsd4_cpu.py --seeds 0,1,2 --episodes 1000 --rho 0.9   # spec §5
