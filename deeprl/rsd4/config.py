@@ -77,6 +77,9 @@ class RSD4Config:
     dual_window: int = 1
     dual_avg_start: float = 0.5
     dual_freeze_frac: float = 0.1
+    # "calibrate": lambda is sampled and searched on [0, calibrate_range x lambda_max] (ours; > 1 lets the
+    # network see multipliers above the model's lambda_max, which a learned critic may need to stop spending)
+    calibrate_range: float = 1.0
 
     def __post_init__(self) -> None:
         if self.variant not in VARIANTS:
@@ -96,7 +99,7 @@ class RSD4Config:
             v = getattr(self, name)
             if not isinstance(v, int) or v < 1:
                 raise ValueError(f"{name} must be a positive integer, got {v!r}")
-        for name in ("lr", "obs_scale", "target_sigma"):
+        for name in ("lr", "obs_scale", "target_sigma", "calibrate_range"):
             if not getattr(self, name) > 0:
                 raise ValueError(f"{name} must be positive, got {getattr(self, name)!r}")
         for name in ("gamma", "tau_soft", "dual_freeze_frac"):

@@ -68,7 +68,8 @@ class Trainer:
             "prev_act": Field((A,), np.float32), "S": Field((), np.float32), "E": Field((), np.float32),
             "beta": Field((), np.float32),
         })
-        self.dual = DualAscent(self.inst.budget, self.inst.lam_max, cfg.lam0, cfg.dual_lr_frac, cfg.dual_every,
+        lam_hi = self.inst.lam_max * (cfg.calibrate_range if cfg.dual == "calibrate" else 1.0)
+        self.dual = DualAscent(self.inst.budget, lam_hi, cfg.lam0, cfg.dual_lr_frac, cfg.dual_every,
                                cfg.dual_window, mode=cfg.dual, avg_start=cfg.dual_avg_start)
         self.episode = 0
         self.steps = 0

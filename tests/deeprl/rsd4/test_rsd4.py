@@ -364,3 +364,16 @@ def test_calibrate_training_draws_behaviour_lambdas_and_calibrates_on_validation
 def test_calibrate_needs_lambda_among_the_inputs():
     with pytest.raises(ValueError, match="user_features"):
         small_cfg(dual="calibrate", user_features="index")
+
+
+def test_calibrate_range_widens_the_sampled_and_searched_interval(tmp_path):
+    tr = Trainer(small_cfg(dual="calibrate", calibrate_range=2.0), tmp_path / "wide")
+    lam_max = tr.inst.lam_max
+    assert tr.dual.lam_max == pytest.approx(2 * lam_max)
+    lam = tr.dual.sample(np.random.default_rng(0), 1000)
+    assert lam.max() > lam_max and lam.max() <= 2 * lam_max
+    info = tr.dual.calibrate(lambda x: 10.0 if x < 1.5 * lam_max else 0.0)  # needs lambda above lambda_max
+    assert 1.5 * lam_max <= info["lam"] <= (1.5 + 2 / 128) * lam_max and info["feasible"]
+    assert Trainer(small_cfg(dual="ascent", calibrate_range=2.0), tmp_path / "asc").dual.lam_max == lam_max
+    with pytest.raises(ValueError, match="calibrate_range"):
+        small_cfg(calibrate_range=0.0)
