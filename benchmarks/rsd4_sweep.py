@@ -56,6 +56,8 @@ def main(argv: list[str] | None = None) -> int:
                          "calibrate: lambda-conditioned training, lambda by bisection (no dual step)")
     ap.add_argument("--calibrate-range", type=positive_float, default=1.0,
                     help="with --dual calibrate: lambda on [0, RANGE x lambda_max] (default %(default)s)")
+    ap.add_argument("--calibrate-search", choices=("bisect", "grid"), default="bisect",
+                    help="with --dual calibrate: bisection or grid search on lambda (default %(default)s)")
     ap.add_argument("--seeds", type=csv_of(nonneg_int), default=[10, 11, 12])
     ap.add_argument("--episodes", type=positive_int, default=300)
     ap.add_argument("--rho", type=probability, default=0.9)
@@ -71,7 +73,8 @@ def main(argv: list[str] | None = None) -> int:
     partial = not args.observe_channel
     base = dict(preset="bench", rho=args.rho, partial=partial, instance_seed=args.instance_seed,
                 episodes=args.episodes, eval_every=max(1, args.episodes // 20), checkpoint_every=max(50, args.episodes),
-                variant=args.variant, dual=args.dual, calibrate_range=args.calibrate_range)
+                variant=args.variant, dual=args.dual, calibrate_range=args.calibrate_range,
+                calibrate_search=args.calibrate_search)
     inst = build_env(RSD4Config(**base)).instance
     full = optimal_full_info(inst)
     ref = solve_open_loop(inst, starts=8, seed=args.instance_seed, rel_tol=1e-6) if partial else full
@@ -79,6 +82,7 @@ def main(argv: list[str] | None = None) -> int:
     ref_l = ref.throughput - lam_star * ref.energy
     fracs = args.dual_lr_fracs if args.dual == "ascent" else args.dual_lr_fracs[:1]
     rng_tag = f"-range{args.calibrate_range:g}" if args.dual == "calibrate" and args.calibrate_range != 1.0 else ""
+    rng_tag += "-grid" if args.dual == "calibrate" and args.calibrate_search == "grid" else ""
     out = new_run_dir(args.out, f"{args.variant}-{args.dual}{rng_tag}-{'partial' if partial else 'full'}")
     print(f"run folder {out}; lambda* = {lam_star:.4f}, reference L(lambda*) = {ref_l:.4f}", flush=True)
     jobs = []
@@ -92,7 +96,8 @@ def main(argv: list[str] | None = None) -> int:
                              "cfg": cfg, "run_dir": str(out / f"wd{wd:g}-eta{fr:g}-s{s}")})
     results = run_jobs(jobs, args.jobs)
     budget = inst.budget
-    rng_txt = f" (range {args.calibrate_range:g} lambda_max)" if args.dual == "calibrate" else ""
+    rng_txt = (f" (range {args.calibrate_range:g} lambda_max, {args.calibrate_search})"
+               if args.dual == "calibrate" else "")
     lines = [f"{args.variant}, {args.episodes} episodes, dual {args.dual}{rng_txt}, seeds {args.seeds}, "
              f"E_b = {budget:.3f}, V_full = {full.throughput:.4f}, lambda* = {lam_star:.4f}, "
              f"reference ({'V_open' if partial else 'V_full'}) L(lambda*) = {ref_l:.4f}", "",

@@ -79,6 +79,8 @@ def build_parser() -> CliParser:
                    help="final fraction of training with lambda held at the averaged iterate (default %(default)s)")
     a.add_argument("--calibrate-range", type=positive_float, default=d.calibrate_range,
                    help="calibrate: lambda sampled and searched on [0, RANGE x lambda_max] (default %(default)s)")
+    a.add_argument("--calibrate-search", choices=("bisect", "grid"), default=d.calibrate_search,
+                   help="calibrate: bisection to the budget, or the best feasible of 17 lambdas (default %(default)s)")
     a.add_argument("--hidden", type=positive_int, default=d.hidden)
     a.add_argument("--user-features", choices=("ours", "index"), default=d.user_features,
                    help="per-user features of eq. (9): ours, or the code's raw user index")
@@ -98,7 +100,7 @@ def config_from_args(args) -> RSD4Config:
         random_steps=args.random_steps, policy_delay=args.policy_delay, n_samples=args.n_samples,
         softmax_beta=args.softmax_beta, importance_sampling=args.importance_sampling, dual=args.dual,
         lam0=args.lam0, dual_lr_frac=args.dual_lr_frac, dual_freeze_frac=args.dual_freeze_frac,
-        calibrate_range=args.calibrate_range,
+        calibrate_range=args.calibrate_range, calibrate_search=args.calibrate_search,
         hidden=args.hidden, bptt_window=args.bptt_window, burn_in=args.burn_in,
         user_features=args.user_features,
     )

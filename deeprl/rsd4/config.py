@@ -80,6 +80,8 @@ class RSD4Config:
     # "calibrate": lambda is sampled and searched on [0, calibrate_range x lambda_max] (ours; > 1 lets the
     # network see multipliers above the model's lambda_max, which a learned critic may need to stop spending)
     calibrate_range: float = 1.0
+    # "calibrate": "bisect" (solve_dual's bisection, ~9 lambdas) or "grid" (17 lambdas, best feasible throughput)
+    calibrate_search: str = "bisect"
 
     def __post_init__(self) -> None:
         if self.variant not in VARIANTS:
@@ -88,6 +90,8 @@ class RSD4Config:
             raise ValueError(f"dual must be one of {', '.join(DUAL_MODES)}, got {self.dual!r}")
         if self.user_features not in ("ours", "index"):
             raise ValueError(f"user_features must be 'ours' or 'index', got {self.user_features!r}")
+        if self.calibrate_search not in ("bisect", "grid"):
+            raise ValueError(f"calibrate_search must be 'bisect' or 'grid', got {self.calibrate_search!r}")
         if self.dual == "calibrate" and self.user_features == "index":
             raise ValueError("dual='calibrate' needs lambda among the inputs: user_features must be 'ours', "
                              "got 'index'")

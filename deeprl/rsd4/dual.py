@@ -51,7 +51,8 @@ pi_lambda instead of chasing a moving lambda:
 The interval is [0, lambda_max] of this object: the trainer passes ``calibrate_range x lambda_max``
 (config ``calibrate_range``, default 1), so a range above 1 lets the network see multipliers above the
 model's lambda_max. Measured (README, TD3, seeds 13-18): range 1 keeps 2/6 seeds in budget (the others
-overspend even at lambda_max), range 2 keeps 6/6 but at lower throughput.
+overspend even at lambda_max), range 2 keeps 6/6 but at lower throughput; the grid search of
+:meth:`DualAscent.calibrate_grid` (``calibrate_search='grid'``) did worse than bisection there.
 
 Why: with dual ascent, a policy that responds within ~10-30 episodes turns every step of lambda into a
 swing between idling and ~2.3 E_b (benchmarks/rsd4_sweep.py, README), so the last and the averaged
@@ -156,6 +157,24 @@ class DualAscent:
         self.lam = float(sol.hi.lam)
         return {"lam": self.lam, "energy": sol.hi.energy_rate, "calls": len(calls),
                 "feasible": bool(sol.hi.energy_rate <= self.budget)}
+
+    def calibrate_grid(self, measure: Callable[[float], tuple[float, float]], points: int = 17) -> dict:
+        """Set lambda to the best feasible point of a grid (``calibrate_search='grid'``, ours).
+
+        ``measure(lambda)`` gives (energy per slot, throughput) of the greedy policy on the validation
+        episodes; lambda runs over ``points`` equally spaced values of [0, lambda_max]. Keeps the feasible
+        (energy <= E_b) point of largest throughput, robust to a learned E(lambda) that is not monotone,
+        where bisection stops at the first feasible end (e.g. lambda = 0 with a policy that idles there).
+        If no point is feasible, the one of least energy (reported as infeasible).
+        """
+        if int(points) < 2:
+            raise ValueError(f"points must be at least 2, got {points}")
+        grid = np.linspace(0.0, self.lam_max, int(points))
+        res = [tuple(map(float, measure(float(lam)))) for lam in grid]
+        feasible = [i for i, (e, _) in enumerate(res) if e <= self.budget]
+        best = max(feasible, key=lambda i: res[i][1]) if feasible else min(range(len(res)), key=lambda i: res[i][0])
+        self.lam = float(grid[best])
+        return {"lam": self.lam, "energy": res[best][0], "calls": len(res), "feasible": bool(feasible)}
 
     def averaged(self) -> float:
         """lambda_bar of eq. (17b): mean of the iterates after the first ``avg_start`` fraction (and the

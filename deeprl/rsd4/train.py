@@ -125,11 +125,13 @@ class Trainer:
         """
         k = self.cfg.eval_episodes if episodes is None else episodes
 
-        def energy_at(lam: float) -> float:
-            return float(np.mean([self.run_episode(VALIDATION_SEED + e, explore=False, lam=lam)["energy"]
-                                  for e in range(k)]))
+        def measure(lam: float) -> tuple[float, float]:
+            res = [self.run_episode(VALIDATION_SEED + e, explore=False, lam=lam) for e in range(k)]
+            return float(np.mean([r["energy"] for r in res])), float(np.mean([r["throughput"] for r in res]))
 
-        return self.dual.calibrate(energy_at)
+        if self.cfg.calibrate_search == "grid":
+            return self.dual.calibrate_grid(measure)
+        return self.dual.calibrate(lambda lam: measure(lam)[0])
 
     def sample_batch(self) -> dict[str, torch.Tensor]:
         cfg = self.cfg

@@ -377,3 +377,39 @@ def test_calibrate_range_widens_the_sampled_and_searched_interval(tmp_path):
     assert Trainer(small_cfg(dual="ascent", calibrate_range=2.0), tmp_path / "asc").dual.lam_max == lam_max
     with pytest.raises(ValueError, match="calibrate_range"):
         small_cfg(calibrate_range=0.0)
+
+
+def test_calibrate_grid_keeps_the_best_feasible_lambda_where_bisection_stops_at_zero():
+    """A learned E(lambda) need not be monotone: here the policy idles at lambda = 0 (feasible, throughput
+    0.1), overspends on (0, 0.5) and meets the budget from 0.5 on with throughput falling in lambda. Bisection
+    returns lambda = 0; the grid returns 0.5, the feasible point of largest throughput."""
+    def measure(lam):
+        if lam == 0.0:
+            return 0.2, 0.1
+        return (2.0, 1.0) if lam < 0.5 else (0.9, 1.0 - 0.5 * lam)
+
+    bis = DualAscent(budget=1.0, lam_max=1.0, mode="calibrate")
+    assert bis.calibrate(lambda lam: measure(lam)[0])["lam"] == 0.0
+    grid = DualAscent(budget=1.0, lam_max=1.0, mode="calibrate")
+    info = grid.calibrate_grid(measure)
+    assert info == {"lam": 0.5, "energy": 0.9, "calls": 17, "feasible": True} and grid.lam == 0.5
+    none = DualAscent(budget=1.0, lam_max=1.0, mode="calibrate")
+    info = none.calibrate_grid(lambda lam: (3.0 - lam, 1.0))  # nothing feasible: least energy, reported
+    assert info["lam"] == 1.0 and not info["feasible"]
+    with pytest.raises(ValueError, match="calibrate_search"):
+        small_cfg(calibrate_search="nope")
+
+
+def test_trainer_calibrates_by_grid_when_asked(tmp_path, monkeypatch):
+    tr = Trainer(small_cfg(dual="calibrate", calibrate_search="grid", eval_episodes=1), tmp_path)
+    lams: list[float] = []
+    real = tr.run_episode
+
+    def spy(seed, explore=True, lam=0.0):
+        lams.append(lam)
+        return real(seed, explore=explore, lam=lam)
+
+    monkeypatch.setattr(tr, "run_episode", spy)
+    info = tr.calibrate()
+    assert info["calls"] == 17 and np.allclose(lams, np.linspace(0, tr.inst.lam_max, 17))
+    assert tr.dual.lam == info["lam"]
