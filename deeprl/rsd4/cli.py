@@ -28,7 +28,7 @@ from simulators.cli_util import (
     probability,
 )
 
-from .config import DUAL_MODES, PRESETS, VARIANTS, RSD4Config
+from .config import CALIBRATE_SEARCHES, DUAL_MODES, PRESETS, VARIANTS, RSD4Config
 
 PROG = "python -m deeprl rsd4"
 
@@ -79,7 +79,7 @@ def build_parser() -> CliParser:
                    help="final fraction of training with lambda held at the averaged iterate (default %(default)s)")
     a.add_argument("--calibrate-range", type=positive_float, default=d.calibrate_range,
                    help="calibrate: lambda sampled and searched on [0, RANGE x lambda_max] (default %(default)s)")
-    a.add_argument("--calibrate-search", choices=("bisect", "grid"), default=d.calibrate_search,
+    a.add_argument("--calibrate-search", choices=CALIBRATE_SEARCHES, default=d.calibrate_search,
                    help="calibrate: bisection to the budget, or the best feasible of 17 lambdas (default %(default)s)")
     a.add_argument("--hidden", type=positive_int, default=d.hidden)
     a.add_argument("--user-features", choices=("ours", "index"), default=d.user_features,

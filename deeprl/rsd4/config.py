@@ -8,6 +8,7 @@ from dataclasses import dataclass
 VARIANTS = ("rsd4", "rtd3", "sd3", "td3")
 DUAL_MODES = ("ascent", "fixed", "calibrate")
 PRESETS = ("code", "bench", "tiny")
+CALIBRATE_SEARCHES = ("bisect", "grid")
 
 
 @dataclass
@@ -90,8 +91,9 @@ class RSD4Config:
             raise ValueError(f"dual must be one of {', '.join(DUAL_MODES)}, got {self.dual!r}")
         if self.user_features not in ("ours", "index"):
             raise ValueError(f"user_features must be 'ours' or 'index', got {self.user_features!r}")
-        if self.calibrate_search not in ("bisect", "grid"):
-            raise ValueError(f"calibrate_search must be 'bisect' or 'grid', got {self.calibrate_search!r}")
+        if self.calibrate_search not in CALIBRATE_SEARCHES:
+            raise ValueError(f"calibrate_search must be one of {', '.join(CALIBRATE_SEARCHES)}, "
+                             f"got {self.calibrate_search!r}")
         if self.dual == "calibrate" and self.user_features == "index":
             raise ValueError("dual='calibrate' needs lambda among the inputs: user_features must be 'ours', "
                              "got 'index'")

@@ -139,6 +139,13 @@ class DualAscent:
         """Training lambdas of ``mode='calibrate'``: uniform on [0, lambda_max] (one, or ``size`` of them)."""
         return rng.uniform(0.0, self.lam_max, size=size)
 
+    def training_lambda(self, rng: np.random.Generator, size: int | None = None) -> float | np.ndarray:
+        """lambda for a training episode (``size=None``) or for each of ``size`` replayed sequences:
+        drawn by :meth:`sample` in ``mode='calibrate'``, the current lambda otherwise (no draw)."""
+        if self.mode == "calibrate":
+            return self.sample(rng, size)
+        return self.lam if size is None else np.full(size, self.lam)
+
     def calibrate(self, energy_at: Callable[[float], float], rel_tol: float = 1.0 / 128) -> dict:
         """Set lambda to the feasible end of the bisection of ``solve_dual`` on ``energy_at(lambda)``.
 

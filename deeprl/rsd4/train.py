@@ -137,10 +137,7 @@ class Trainer:
         cfg = self.cfg
         b = self.replay.sample(cfg.batch_size, self.rng)
         obs = b["obs"].copy()
-        if self.dual.mode == "calibrate":  # relabel each sequence with its own lambda_j (deeprl.rsd4.dual)
-            lam = self.dual.sample(self.rng, obs.shape[0])[:, None]
-        else:
-            lam = np.full((obs.shape[0], 1), self.dual.lam)
+        lam = self.dual.training_lambda(self.rng, obs.shape[0])[:, None]  # calibrate: lambda_j per sequence
         if self.feat.lam_index is not None:
             obs[..., self.feat.lam_index] = lam / self.feat.lam_max  # current lambda (spec §2.6)
         reward = b["beta"] * b["S"] - lam * b["E"]  # eq. (8) recomputed at sampling time
@@ -207,7 +204,7 @@ class Trainer:
                 ep = self.episode
                 if ep >= freeze_at:
                     self.dual.freeze()  # lambda_bar of eq. (17b) for the final dual_freeze_frac (spec §2.7)
-                lam = self.dual.sample(self.rng) if cfg.dual == "calibrate" else self.dual.lam
+                lam = self.dual.training_lambda(self.rng)
                 data = self.run_episode(cfg.seed * 1_000_003 + ep, explore=True, lam=lam)
                 for i in range(env.n_users):
                     self.replay.add({"obs": data["obs"][i], "act": data["act"][i], "prev_act": data["prev_act"][i],
