@@ -12,11 +12,16 @@ itself resumable: a finished run (``summary.json``) is skipped, an interrupted o
   size incl. targets, and the measured env-steps/s;
 - ``inference_speed.md``: wall-clock time of one RLx2 actor exported to CSR vs its masked dense form at
   batch 1 and 256 (``deeprl.sparse.benchmark_inference``), measured in this run;
-- ``figures/rlx2_mujoco_curves.png`` (under ``--figures``): evaluation return vs env steps, mean over
-  seeds with a 95 % bootstrap band.
+- ``figures/rlx2_mujoco_<tag>_curves.png`` and ``figures/rlx2_mujoco_<tag>.md`` (under ``--figures``):
+  evaluation return vs env steps, mean over seeds with a 95 % bootstrap band, and a copy of the table
+  (``<tag>`` = ``T<steps>`` plus any non-Tier-A warm-up / scored evals, see :func:`budget_tag`).
 
 Budgets: default = Tier A (T = 3e5 env steps, warm-up 2.5e4, topology interval 5e3, n-step switch at 3e4,
 buffer min 5e4 / max 1e6, checks every 1e4, eval every 5e3 x 10 episodes, score = last 10 evals).
+``--total-steps T`` rescales the switch (0.1 T), topology interval and buffer minimum by the spec §2.5 rule;
+``--warmup`` and ``--score-last`` override the warm-up and the number of final evaluations scored (a
+shorter run wants both smaller: at T = 1e5 the Tier A values would spend a quarter of the run on random
+actions and score half of it).
 ``--full`` = the paper's GPU-scale setting (T = 3e6, interval 1e4, switch 3e5, min 1e5, score = last 30
 evals). Sparsities (actor/critic) are RLx2 Table 2's TD3 values: Hopper 98/95, HalfCheetah 90/85,
 Walker2d 97/95, Ant 96/88.
@@ -90,6 +95,16 @@ SMOKE = {
     "eval_episodes": 2,
     "last": 2,
 }  # spec Tier S: plumbing only, no claim
+
+
+def budget_tag(budget: dict[str, int]) -> str:
+    """Folder/figure tag of a budget: ``T<steps>``, plus the warm-up and scored evals when not Tier A's."""
+    tag = f"T{budget['total']}"
+    if budget["warmup"] != TIER_A["warmup"]:
+        tag += f"_warmup{budget['warmup']}"
+    if budget["last"] != TIER_A["last"]:
+        tag += f"_last{budget['last']}"
+    return tag
 
 
 def env_sparsity(env: str) -> tuple[float, float]:
@@ -307,11 +322,14 @@ def report(
                 "steps_per_second": float(np.mean([s["steps_per_second"] for s in summ])),
             }
         if "tiny" in methods and "dense" in methods:  # Tiny is dense at its own width: ratios vs the 256-wide net
-            tiny, dense = ([json.loads((out / env / m / f"seed{s}" / "summary.json").read_text()) for s in seeds]
-                           for m in ("tiny", "dense"))
+            tiny, dense = (
+                [json.loads((out / env / m / f"seed{s}" / "summary.json").read_text()) for s in seeds]
+                for m in ("tiny", "dense")
+            )
             e = env_res["methods"]["tiny"]
-            e["train_flops_ratio"] = float(np.mean([t["train_flops_sparse"] / d["train_flops_dense"]
-                                                    for t, d in zip(tiny, dense)]))
+            e["train_flops_ratio"] = float(
+                np.mean([t["train_flops_sparse"] / d["train_flops_dense"] for t, d in zip(tiny, dense)])
+            )
             fa, fq = tiny[0]["forward_flops"], dense[0]["forward_flops_dense"]
             e["inference_flops_ratio"] = fa["actor"] / fq["actor"]
             e["total_size_ratio"] = (2 * fa["actor"] + 2 * fa["critic"]) / (2 * fq["actor"] + 2 * fq["critic"])
@@ -336,9 +354,10 @@ def report(
         ax.legend()
     fig.tight_layout()
     figures.mkdir(parents=True, exist_ok=True)
-    fig.savefig(figures / "rlx2_mujoco_curves.png", dpi=120)
+    fig.savefig(figures / f"rlx2_mujoco_{budget_tag(budget)}_curves.png", dpi=120)
     write_json(out / "results.json", results)
     (out / "results.md").write_text("\n".join(lines) + "\n")
+    (figures / f"rlx2_mujoco_{budget_tag(budget)}.md").write_text("\n".join(lines) + "\n")
     if "rlx2" in methods:
         (out / "inference_speed.md").write_text(inference_speed(out / envs[0] / "rlx2" / f"seed{seeds[0]}") + "\n")
     print("\n".join(lines))
@@ -354,6 +373,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--full", action="store_true", help="the paper's 3e6-step setting (GPU scale)")
     p.add_argument("--smoke", action="store_true", help="spec Tier S (5e3 steps): checks the plumbing only")
     p.add_argument("--total-steps", type=positive_int, default=None, help="override the budget's T")
+    p.add_argument("--warmup", type=positive_int, default=None, help="override the budget's warm-up steps")
+    p.add_argument("--score-last", type=positive_int, default=None, help="override how many final evals are scored")
     p.add_argument("--workers", type=positive_int, default=2, help="parallel runs (local backend)")
     p.add_argument("--backend", choices=("local", "ray"), default="local")
     p.add_argument("--ray-address", default=None, help="existing Ray cluster (default: 'auto')")
@@ -370,6 +391,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if a.full and a.smoke:
         raise ValueError("--full and --smoke exclude each other")
     budget = dict(FULL if a.full else SMOKE if a.smoke else TIER_A)
+    if a.warmup is not None:
+        if a.warmup >= (a.total_steps or budget["total"]):
+            raise ValueError(f"--warmup must be below the run's {a.total_steps or budget['total']} env steps")
+        budget["warmup"] = a.warmup
     if a.total_steps is not None:
         if a.total_steps <= budget["warmup"]:
             raise ValueError(f"--total-steps must exceed the warm-up of {budget['warmup']} steps")
@@ -380,7 +405,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             interval=int(min(max(T / 60, 1_000), 10_000)),
             buffer_min=int(min(max(T / 30, 50_000), 100_000)),
         )
-    out = Path(a.out) / f"T{budget['total']}"
+    if a.score_last is not None:
+        if a.score_last > budget["total"] // budget["eval_interval"]:
+            raise ValueError(
+                f"--score-last must be at most the run's {budget['total'] // budget['eval_interval']} evaluations"
+            )
+        budget["last"] = a.score_last
+    out = Path(a.out) / budget_tag(budget)
     jobs = [
         (run_args(env, m, s, budget, out / env / m / f"seed{s}", a.device), out / env / m / f"seed{s}")
         for env in a.envs

@@ -141,6 +141,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="weight decay of every learner (default: the config's, 1e-4; the code's is 0.1)")
     ap.add_argument("--calibrate-range", type=positive_float, default=1.0,
                     help="with --dual calibrate: lambda on [0, RANGE x lambda_max] (default %(default)s)")
+    ap.add_argument("--calibrate-margin", type=nonneg_float, default=0.0,
+                    help="with --dual calibrate: hold mean + MARGIN x SE of validation energy to E_b (default 0)")
     ap.add_argument("--jobs", type=positive_int, default=2, help="parallel training processes")
     ap.add_argument("--smoke", action="store_true", help="N = 2, 30 episodes, 1 seed: checks the pipeline")
     ap.add_argument("--out", default="runs/rsd4_cpu")
@@ -157,7 +159,8 @@ def main(argv: list[str] | None = None) -> int:
     wd = defaults.weight_decay if args.weight_decay is None else args.weight_decay
     base = dict(preset="bench", rho=args.rho, partial=partial, instance_seed=args.instance_seed,
                 episodes=args.episodes, eval_every=max(1, args.episodes // 20), checkpoint_every=50,
-                dual=dual, weight_decay=wd, calibrate_range=args.calibrate_range)
+                dual=dual, weight_decay=wd, calibrate_range=args.calibrate_range,
+                calibrate_margin=args.calibrate_margin)
     seeds = args.seeds
     if args.smoke:
         base.update(n_users=2, episodes=30, eval_every=10, random_steps=1000, batch_size=16, n_samples=10)
@@ -268,6 +271,8 @@ def main(argv: list[str] | None = None) -> int:
         stem = f"rsd4_cpu_{'partial' if partial else 'full'}_rho{args.rho}_{args.episodes}ep_{dual}_wd{wd:g}"
         if dual == "calibrate" and args.calibrate_range != 1.0:
             stem += f"_range{args.calibrate_range:g}"
+        if dual == "calibrate" and args.calibrate_margin != 0.0:
+            stem += f"_margin{args.calibrate_margin:g}"
         if args.variants != list(VARIANTS):
             stem += "_" + "-".join(args.variants)
         shutil.copy(fig_path, Path("figures") / f"{stem}.png")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass
 
 VARIANTS = ("rsd4", "rtd3", "sd3", "td3")
@@ -83,6 +84,10 @@ class RSD4Config:
     calibrate_range: float = 1.0
     # "calibrate": "bisect" (solve_dual's bisection, ~9 lambdas) or "grid" (17 lambdas, best feasible throughput)
     calibrate_search: str = "bisect"
+    # "calibrate": the search holds the budget on mean + margin x SE of the validation episodes' energy
+    # (an upper confidence bound, ours; 0 = on the mean): the validation estimate has a few-% error at
+    # 20 episodes, so a lambda that meets E_b exactly on them can overspend on fresh episodes
+    calibrate_margin: float = 0.0
 
     def __post_init__(self) -> None:
         if self.variant not in VARIANTS:
@@ -105,6 +110,8 @@ class RSD4Config:
             v = getattr(self, name)
             if not isinstance(v, int) or v < 1:
                 raise ValueError(f"{name} must be a positive integer, got {v!r}")
+        if not (self.calibrate_margin >= 0 and math.isfinite(self.calibrate_margin)):
+            raise ValueError(f"calibrate_margin must be a non-negative number, got {self.calibrate_margin!r}")
         for name in ("lr", "obs_scale", "target_sigma", "calibrate_range"):
             if not getattr(self, name) > 0:
                 raise ValueError(f"{name} must be positive, got {getattr(self, name)!r}")

@@ -121,13 +121,17 @@ class Trainer:
         """``dual='calibrate'``: set lambda by bisection on greedy validation episodes (deeprl.rsd4.dual).
 
         Every lambda tried is scored on the same episodes (seeds ``VALIDATION_SEED + k``), so E(lambda)
-        is a deterministic function of lambda for the current weights.
+        is a deterministic function of lambda for the current weights. The energy held to the budget is
+        the upper confidence bound mean + ``calibrate_margin`` x SE over those episodes (config; 0 = mean).
         """
         k = self.cfg.eval_episodes if episodes is None else episodes
+        margin = self.cfg.calibrate_margin
 
         def measure(lam: float) -> tuple[float, float]:
             res = [self.run_episode(VALIDATION_SEED + e, explore=False, lam=lam) for e in range(k)]
-            return float(np.mean([r["energy"] for r in res])), float(np.mean([r["throughput"] for r in res]))
+            en = np.array([r["energy"] for r in res])
+            se = float(en.std(ddof=1) / np.sqrt(k)) if k > 1 else 0.0
+            return float(en.mean()) + margin * se, float(np.mean([r["throughput"] for r in res]))
 
         if self.cfg.calibrate_search == "grid":
             return self.dual.calibrate_grid(measure)

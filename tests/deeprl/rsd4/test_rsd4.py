@@ -413,3 +413,31 @@ def test_trainer_calibrates_by_grid_when_asked(tmp_path, monkeypatch):
     info = tr.calibrate()
     assert info["calls"] == 17 and np.allclose(lams, np.linspace(0, tr.inst.lam_max, 17))
     assert tr.dual.lam == info["lam"]
+
+
+def test_calibrate_margin_holds_the_upper_confidence_bound_of_the_energy_to_the_budget(tmp_path, monkeypatch):
+    """Validation energies E_k(lambda) = E_b (2 - 2 lambda / lambda_max) + d_k with d_k of mean zero: margin 0
+    lands where the mean meets E_b (lambda_max / 2); margin m where mean + m SE does, a larger lambda."""
+    from deeprl.rsd4 import train as train_mod
+
+    offsets = np.array([-0.3, 0.1, 0.5, -0.3])
+    se = offsets.std(ddof=1) / np.sqrt(offsets.size)
+    lams = {}
+    for m in (0.0, 2.0):
+        tr = Trainer(small_cfg(dual="calibrate", eval_episodes=4, calibrate_margin=m), tmp_path / f"m{m}")
+        b, lam_max = tr.dual.budget, tr.dual.lam_max
+
+        def fake(seed, explore=True, lam=0.0, b=b, lam_max=lam_max):
+            k = seed - train_mod.VALIDATION_SEED
+            return {"energy": b * (2 - 2 * lam / lam_max) + b * offsets[k], "throughput": 1.0 - lam / lam_max}
+
+        monkeypatch.setattr(tr, "run_episode", fake)
+        info = tr.calibrate()
+        assert info["feasible"] and info["energy"] <= b
+        expected = 0.5 * lam_max * (1 + m * se)  # where 2 - 2 lam/lam_max + m se = 1
+        assert expected <= info["lam"] <= expected + lam_max / 128 + 1e-12
+        assert info["energy"] == pytest.approx(b * (2 - 2 * info["lam"] / lam_max + m * se))
+        lams[m] = info["lam"]
+    assert lams[2.0] > lams[0.0]
+    with pytest.raises(ValueError, match="calibrate_margin"):
+        small_cfg(calibrate_margin=-1.0)
