@@ -143,6 +143,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="with --dual calibrate: lambda on [0, RANGE x lambda_max] (default %(default)s)")
     ap.add_argument("--calibrate-margin", type=nonneg_float, default=0.0,
                     help="with --dual calibrate: hold mean + MARGIN x SE of validation energy to E_b (default 0)")
+    ap.add_argument("--split-critic", action="store_true",
+                    help="learners' critics output (Q_S, Q_E), combined as Q_S - lambda Q_E (deeprl.rsd4.agent)")
     ap.add_argument("--jobs", type=positive_int, default=2, help="parallel training processes")
     ap.add_argument("--smoke", action="store_true", help="N = 2, 30 episodes, 1 seed: checks the pipeline")
     ap.add_argument("--out", default="runs/rsd4_cpu")
@@ -160,7 +162,7 @@ def main(argv: list[str] | None = None) -> int:
     base = dict(preset="bench", rho=args.rho, partial=partial, instance_seed=args.instance_seed,
                 episodes=args.episodes, eval_every=max(1, args.episodes // 20), checkpoint_every=50,
                 dual=dual, weight_decay=wd, calibrate_range=args.calibrate_range,
-                calibrate_margin=args.calibrate_margin)
+                calibrate_margin=args.calibrate_margin, split_critic=args.split_critic)
     seeds = args.seeds
     if args.smoke:
         base.update(n_users=2, episodes=30, eval_every=10, random_steps=1000, batch_size=16, n_samples=10)
@@ -273,6 +275,8 @@ def main(argv: list[str] | None = None) -> int:
             stem += f"_range{args.calibrate_range:g}"
         if dual == "calibrate" and args.calibrate_margin != 0.0:
             stem += f"_margin{args.calibrate_margin:g}"
+        if args.split_critic:
+            stem += "_split"
         if args.variants != list(VARIANTS):
             stem += "_" + "-".join(args.variants)
         shutil.copy(fig_path, Path("figures") / f"{stem}.png")

@@ -58,6 +58,10 @@ def main(argv: list[str] | None = None) -> int:
                     help="with --dual calibrate: lambda on [0, RANGE x lambda_max] (default %(default)s)")
     ap.add_argument("--calibrate-search", choices=("bisect", "grid"), default="bisect",
                     help="with --dual calibrate: bisection or grid search on lambda (default %(default)s)")
+    ap.add_argument("--calibrate-margin", type=nonneg_float, default=0.0,
+                    help="with --dual calibrate: hold mean + MARGIN x SE of validation energy to E_b (default 0)")
+    ap.add_argument("--split-critic", action="store_true",
+                    help="critics output (Q_S, Q_E), combined as Q_S - lambda Q_E (deeprl.rsd4.agent)")
     ap.add_argument("--seeds", type=csv_of(nonneg_int), default=[10, 11, 12])
     ap.add_argument("--episodes", type=positive_int, default=300)
     ap.add_argument("--rho", type=probability, default=0.9)
@@ -74,7 +78,8 @@ def main(argv: list[str] | None = None) -> int:
     base = dict(preset="bench", rho=args.rho, partial=partial, instance_seed=args.instance_seed,
                 episodes=args.episodes, eval_every=max(1, args.episodes // 20), checkpoint_every=max(50, args.episodes),
                 variant=args.variant, dual=args.dual, calibrate_range=args.calibrate_range,
-                calibrate_search=args.calibrate_search)
+                calibrate_search=args.calibrate_search, calibrate_margin=args.calibrate_margin,
+                split_critic=args.split_critic)
     inst = build_env(RSD4Config(**base)).instance
     full = optimal_full_info(inst)
     ref = solve_open_loop(inst, starts=8, seed=args.instance_seed, rel_tol=1e-6) if partial else full
@@ -83,6 +88,8 @@ def main(argv: list[str] | None = None) -> int:
     fracs = args.dual_lr_fracs if args.dual == "ascent" else args.dual_lr_fracs[:1]
     rng_tag = f"-range{args.calibrate_range:g}" if args.dual == "calibrate" and args.calibrate_range != 1.0 else ""
     rng_tag += "-grid" if args.dual == "calibrate" and args.calibrate_search == "grid" else ""
+    rng_tag += f"-margin{args.calibrate_margin:g}" if args.dual == "calibrate" and args.calibrate_margin else ""
+    rng_tag += "-split" if args.split_critic else ""
     out = new_run_dir(args.out, f"{args.variant}-{args.dual}{rng_tag}-{'partial' if partial else 'full'}")
     print(f"run folder {out}; lambda* = {lam_star:.4f}, reference L(lambda*) = {ref_l:.4f}", flush=True)
     jobs = []
@@ -96,8 +103,9 @@ def main(argv: list[str] | None = None) -> int:
                              "cfg": cfg, "run_dir": str(out / f"wd{wd:g}-eta{fr:g}-s{s}")})
     results = run_jobs(jobs, args.jobs)
     budget = inst.budget
-    rng_txt = (f" (range {args.calibrate_range:g} lambda_max, {args.calibrate_search})"
-               if args.dual == "calibrate" else "")
+    rng_txt = (f" (range {args.calibrate_range:g} lambda_max, {args.calibrate_search}, "
+               f"margin {args.calibrate_margin:g} SE)" if args.dual == "calibrate" else "")
+    rng_txt += ", split critic" if args.split_critic else ""
     lines = [f"{args.variant}, {args.episodes} episodes, dual {args.dual}{rng_txt}, seeds {args.seeds}, "
              f"E_b = {budget:.3f}, V_full = {full.throughput:.4f}, lambda* = {lam_star:.4f}, "
              f"reference ({'V_open' if partial else 'V_full'}) L(lambda*) = {ref_l:.4f}", "",

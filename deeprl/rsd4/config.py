@@ -88,6 +88,9 @@ class RSD4Config:
     # (an upper confidence bound, ours; 0 = on the mean): the validation estimate has a few-% error at
     # 20 episodes, so a lambda that meets E_b exactly on them can overspend on fresh episodes
     calibrate_margin: float = 0.0
+    # critics with two outputs (Q_S, Q_E) combined as Q_S - lambda Q_E (ours; deeprl.rsd4.agent): the
+    # reward of eq. (8) is linear in lambda, so the lambda-dependence of the value is exact by construction
+    split_critic: bool = False
 
     def __post_init__(self) -> None:
         if self.variant not in VARIANTS:

@@ -46,16 +46,25 @@ class RecurrentActor(nn.Module):
         return self.a_max * torch.tanh(self.w4(torch.relu(self.w3(torch.cat([h, m], -1))))), state
 
 
-class RecurrentCritic(nn.Module):
-    """Eq. (11): h = ReLU(W1 [o, a]); m from the LSTM branch on [o, a_prev]; Q = W4 ReLU(W3 [h, m])."""
+def _squeeze(q: torch.Tensor, n_out: int) -> torch.Tensor:
+    """One output: drop the head axis (Q of shape (...)); several (the split critic): keep it (..., n_out)."""
+    return q.squeeze(-1) if n_out == 1 else q
 
-    def __init__(self, obs_dim: int, act_dim: int, hidden: int = 32) -> None:
+
+class RecurrentCritic(nn.Module):
+    """Eq. (11): h = ReLU(W1 [o, a]); m from the LSTM branch on [o, a_prev]; Q = W4 ReLU(W3 [h, m]).
+
+    ``n_out = 2`` gives the split critic (Q_S, Q_E) of :mod:`deeprl.rsd4.agent` (ours): W4 has two rows.
+    """
+
+    def __init__(self, obs_dim: int, act_dim: int, hidden: int = 32, n_out: int = 1) -> None:
         super().__init__()
+        self.n_out = n_out
         self.w1 = nn.Linear(obs_dim + act_dim, hidden)
         self.w2 = nn.Linear(obs_dim + act_dim, hidden)
         self.lstm = nn.LSTM(hidden, hidden, batch_first=True)
         self.w3 = nn.Linear(2 * hidden, hidden)
-        self.w4 = nn.Linear(hidden, 1)
+        self.w4 = nn.Linear(hidden, n_out)
         _init(self)
 
     def memory(self, obs: torch.Tensor, prev_act: torch.Tensor, state: State = None
@@ -77,7 +86,7 @@ class RecurrentCritic(nn.Module):
         if act.dim() == obs.dim() + 1:
             pre_o, pre_m = pre_o.unsqueeze(-2), pre_m.unsqueeze(-2)
         h = torch.relu_(F.linear(act, self.w1.weight[:, d:]) + pre_o)
-        return self.w4(torch.relu_(F.linear(h, self.w3.weight[:, :k]) + pre_m)).squeeze(-1)
+        return _squeeze(self.w4(torch.relu_(F.linear(h, self.w3.weight[:, :k]) + pre_m)), self.n_out)
 
     def forward(self, obs: torch.Tensor, act: torch.Tensor, prev_act: torch.Tensor, state: State = None
                 ) -> tuple[torch.Tensor, State]:
@@ -103,10 +112,11 @@ class MLPActor(nn.Module):
 class MLPCritic(nn.Module):
     """Feed-forward critic Q(o, a) with the same interface as :class:`RecurrentCritic` (memory = nothing)."""
 
-    def __init__(self, obs_dim: int, act_dim: int, hidden: int = 32) -> None:
+    def __init__(self, obs_dim: int, act_dim: int, hidden: int = 32, n_out: int = 1) -> None:
         super().__init__()
+        self.n_out = n_out
         self.net = nn.Sequential(nn.Linear(obs_dim + act_dim, hidden), nn.ReLU(), nn.Linear(hidden, hidden),
-                                 nn.ReLU(), nn.Linear(hidden, 1))
+                                 nn.ReLU(), nn.Linear(hidden, n_out))
         _init(self)
 
     def memory(self, obs: torch.Tensor, prev_act: torch.Tensor, state: State = None
@@ -120,7 +130,7 @@ class MLPCritic(nn.Module):
         pre_o = F.linear(obs, first.weight[:, :d], first.bias)
         if act.dim() == obs.dim() + 1:
             pre_o = pre_o.unsqueeze(-2)
-        return self.net[2:](torch.relu_(F.linear(act, first.weight[:, d:]) + pre_o)).squeeze(-1)
+        return _squeeze(self.net[2:](torch.relu_(F.linear(act, first.weight[:, d:]) + pre_o)), self.n_out)
 
     def forward(self, obs: torch.Tensor, act: torch.Tensor, prev_act: torch.Tensor, state: State = None
                 ) -> tuple[torch.Tensor, State]:

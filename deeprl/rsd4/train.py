@@ -94,7 +94,7 @@ class Trainer:
             o = feat(lam)
             obs[:, t] = o
             prev[:, t] = a_prev
-            a, state = agent.act(o, a_prev, state)
+            a, state = agent.act(o, a_prev, state, lam=lam)
             if random_phase:
                 a = self.rng.uniform(-1, 1, size=a.shape).astype(np.float32)
             elif explore:
@@ -151,6 +151,9 @@ class Trainer:
         t = lambda x: torch.as_tensor(np.asarray(x, dtype=np.float32))  # noqa: E731
         out = {"obs": obs, "act": b["act"], "prev_act": b["prev_act"], "reward": reward,
                "terminal": terminal, "filled": b["filled"]}
+        if cfg.split_critic:  # the two reward components and each sequence's lambda (deeprl.rsd4.agent)
+            out["reward_parts"] = np.stack([b["beta"] * b["S"], b["E"]], -1)
+            out["lam"] = lam[:, 0]
         if cfg.bptt_window:
             out = self._windows(out)
         return {k: t(v) for k, v in out.items()}
@@ -168,7 +171,10 @@ class Trainer:
         starts = choices[self.rng.integers(0, choices.size, size=full["act"].shape[0])]
         rows = np.arange(starts.size)[:, None]
         win = starts[:, None] + np.arange(L)[None, :]
-        out = {k: full[k][rows, win] for k in ("act", "prev_act", "reward", "terminal", "filled")}
+        out = {k: full[k][rows, win] for k in ("act", "prev_act", "reward", "terminal", "filled", "reward_parts")
+               if k in full}
+        if "lam" in full:
+            out["lam"] = full["lam"]
         out["obs"] = full["obs"][rows, starts[:, None] + np.arange(L + 1)[None, :]]
         if burn:
             pre = np.maximum(starts[:, None] - burn, 0) + np.arange(burn)[None, :]

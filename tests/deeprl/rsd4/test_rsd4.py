@@ -441,3 +441,81 @@ def test_calibrate_margin_holds_the_upper_confidence_bound_of_the_energy_to_the_
     assert lams[2.0] > lams[0.0]
     with pytest.raises(ValueError, match="calibrate_margin"):
         small_cfg(calibrate_margin=-1.0)
+
+
+def _scalar_twin(split: RSD4Agent, lam: float, cfg: RSD4Config) -> RSD4Agent:
+    """A scalar-critic agent whose critics output exactly Q_S - lam Q_E of ``split``'s (W4 rows combined)."""
+    twin = RSD4Agent(split.obs_dim, split.act_dim, cfg)
+    twin.load_state_dict({**split.state_dict(), "critics": [], "critic_targets": [], "critic_opts": []})
+    for src, dst in zip(split.critics + split.critic_targets, twin.critics + twin.critic_targets):
+        sd = {k: v.clone() for k, v in src.state_dict().items()}
+        head = "w4" if "w4.weight" in sd else "net.4"
+        for p in ("weight", "bias"):
+            w = sd[f"{head}.{p}"]
+            sd[f"{head}.{p}"] = (w[0] - lam * w[1]).unsqueeze(0)
+        dst.load_state_dict(sd)
+    return twin
+
+
+@pytest.mark.parametrize("variant", ["rsd4", "td3"])
+def test_split_critic_values_are_the_scalar_critic_of_q_s_minus_lambda_q_e(variant):
+    """Linearity: a split agent's target (V_S, V_E) combined at lambda, its actor objective and its choice
+    between the two actors equal those of a scalar agent whose critics compute Q_S - lambda Q_E (the
+    spec's scalar path on the same numbers): eqs. (13)-(16) act on the combined value."""
+    torch.manual_seed(0)
+    lam = 0.37
+    split = RSD4Agent(9, 3, small_cfg(variant=variant, split_critic=True))
+    for c in split.critics + split.critic_targets:
+        with torch.no_grad():
+            for p in c.parameters():
+                p.add_(0.3 * torch.randn_like(p))  # generic weights (no symmetry between the two heads)
+    scalar = _scalar_twin(split, lam, small_cfg(variant=variant))
+    B, T = 5, 7
+    obs, prev, act = torch.randn(B, T + 1, 9), torch.rand(B, T, 3) * 2 - 1, torch.rand(B, T, 3) * 2 - 1
+    batch = {"lam": torch.full((B,), lam)}
+    torch.manual_seed(3)
+    v2 = split._target_values(obs, prev, act, 0, batch)
+    torch.manual_seed(3)
+    v1 = scalar._target_values(obs, prev, act, 0, {})
+    assert v2.shape == (B, T, 2) and v1.shape == (B, T)
+    assert torch.allclose(v2[..., 0] - lam * v2[..., 1], v1, atol=1e-5)
+    o = obs[:, :T]
+    m = split.critics[0].memory(o, prev)[0]
+    from deeprl.rsd4.agent import combine
+
+    q2 = combine(split.critics[0].head(o, act, m), batch["lam"])
+    assert torch.allclose(q2, scalar.critics[0].head(o, act, scalar.critics[0].memory(o, prev)[0]), atol=1e-5)
+    ob = np.random.default_rng(1).normal(size=(4, 9)).astype(np.float32)
+    pa = -np.ones((4, 3), np.float32)
+    a2, _ = split.act(ob, pa, split.initial_state(), lam=lam)
+    a1, _ = scalar.act(ob, pa, scalar.initial_state())
+    assert np.allclose(a2, a1, atol=1e-6)
+    if len(split.actors) > 1:
+        with pytest.raises(ValueError, match="lam"):
+            split.act(ob, pa, split.initial_state())
+
+
+def test_split_critic_regresses_each_component_on_its_own_reward(tmp_path):
+    """Training end to end (calibrate, BPTT windows too) and the targets: with gamma = 0 each head's target
+    is its own reward component, so the loss reported is the sum of the two per-component losses."""
+    cfg = small_cfg(split_critic=True, dual="calibrate", episodes=4, eval_every=2)
+    summary = train(cfg, tmp_path / "a", progress=False)
+    assert np.isfinite(summary["throughput"]) and np.isfinite(summary["energy_per_slot"])
+    tr = Trainer(small_cfg(split_critic=True, dual="calibrate", bptt_window=5, burn_in=2, gamma=0.0), tmp_path / "b")
+    for e in range(3):
+        r = tr.run_episode(e, explore=True, lam=0.1)
+        for i in range(tr.env.n_users):
+            tr.replay.add({k: r[k][i] for k in ("obs", "act", "prev_act", "S", "E")}
+                          | {"beta": np.full(r["S"].shape[1], tr.inst.beta[i], np.float32)})
+    batch = tr.sample_batch()
+    assert batch["reward_parts"].shape == (*batch["reward"].shape, 2) and batch["lam"].shape == (4,)
+    lam = batch["lam"][:, None]
+    assert torch.allclose(batch["reward_parts"][..., 0] - lam * batch["reward_parts"][..., 1], batch["reward"],
+                          atol=1e-5)
+    critic = tr.agent.critics[0]
+    with torch.no_grad():
+        q, _ = critic(batch["obs"][:, :-1], batch["act"], batch["prev_act"], tr.agent._burn_in(critic, batch, True))
+    mask = batch["filled"]
+    expected = (((q - batch["reward_parts"]) ** 2).sum(-1) * mask).sum() / mask.sum()
+    stats = tr.agent.update([batch, tr.sample_batch()])
+    assert stats["critic_loss_1"] == pytest.approx(float(expected), rel=1e-5)
