@@ -265,6 +265,9 @@ class Trainer:
     def finish(self, seconds: float) -> dict:
         """Final policy (spec §2.7): best evaluation in the last 20% within 1.02 E_b, else the last one.
 
+        The chosen weights are scored at the lambda they were validated at (with ``dual='ascent'`` that can
+        differ from the final frozen lambda; ``'calibrate'`` then re-calibrates them on 20 validation episodes).
+
         The selection uses validation episodes (``VALIDATION_SEED``); the reported numbers come from
         fresh episodes (``EVAL_SEED``), the same ones the baselines are scored on.
         """
@@ -272,6 +275,7 @@ class Trainer:
         chosen = "last"
         if self.best is not None:
             self.agent.load_state_dict(self.best["agent"])
+            self.dual.lam = float(self.best["lam"])  # the lambda (input g(t)) those weights were validated at
             chosen = f"best of last 20% (episode {self.best['episode']})"
         if cfg.dual == "calibrate":  # re-calibrate the chosen weights on more validation episodes
             self.calibrate(max(cfg.eval_episodes, 20))

@@ -519,3 +519,17 @@ def test_split_critic_regresses_each_component_on_its_own_reward(tmp_path):
     expected = (((q - batch["reward_parts"]) ** 2).sum(-1) * mask).sum() / mask.sum()
     stats = tr.agent.update([batch, tr.sample_batch()])
     assert stats["critic_loss_1"] == pytest.approx(float(expected), rel=1e-5)
+
+
+def test_ascent_scores_the_selected_weights_at_the_lambda_they_were_validated_at(tmp_path):
+    """With dual ascent lambda keeps moving after the selected evaluation (and is frozen at lambda_bar at
+    90%); the final score must use the selected snapshot's lambda, the input g(t) it was validated with."""
+    cfg = small_cfg(episodes=10, eval_every=2, budget=1e6, dual="ascent", dual_lr_frac=0.1)
+    tr = Trainer(cfg, tmp_path)
+    assert tr.train(stop_after=8, progress=False) is None
+    tr.best["throughput"] = float("inf")  # keep the episode-8 snapshot
+    lam_8 = tr.best["lam"]
+    summary = tr.train(progress=False)
+    assert tr.best["episode"] == 8
+    frozen = tr.dual.averaged()
+    assert summary["lambda"] == lam_8 and abs(frozen - lam_8) > 1e-6
