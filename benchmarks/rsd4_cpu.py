@@ -127,6 +127,47 @@ def baselines(inst, partial: bool, seed: int) -> tuple[list[dict], dict]:
     return rows, refs
 
 
+def add_lambda_rule_args(ap: CliParser) -> None:
+    """The options of the calibrate rule and the split critic, shared with rsd4_sweep.py (defaults:
+    RSD4Config's; the range, search and margin act with ``--dual calibrate`` only)."""
+    from deeprl.rsd4.config import CALIBRATE_SEARCHES, RSD4Config
+
+    d = RSD4Config()
+    ap.add_argument("--calibrate-range", type=positive_float, default=d.calibrate_range,
+                    help="with --dual calibrate: lambda on [0, RANGE x lambda_max] (default %(default)s)")
+    ap.add_argument("--calibrate-search", choices=CALIBRATE_SEARCHES, default=d.calibrate_search,
+                    help="with --dual calibrate: bisection or grid search on lambda (default %(default)s)")
+    ap.add_argument("--calibrate-margin", type=nonneg_float, default=d.calibrate_margin,
+                    help="with --dual calibrate: hold mean + MARGIN x SE of validation energy to E_b "
+                         "(default %(default)s)")
+    ap.add_argument("--split-critic", action="store_true",
+                    help="critics output (Q_S, Q_E), combined as Q_S - lambda Q_E (deeprl.rsd4.agent)")
+
+
+def lambda_rule_config(args) -> dict:
+    """RSD4Config fields of :func:`add_lambda_rule_args`'s options."""
+    return dict(calibrate_range=args.calibrate_range, calibrate_search=args.calibrate_search,
+                calibrate_margin=args.calibrate_margin, split_critic=args.split_critic)
+
+
+def lambda_rule_tags(args, dual: str) -> list[str]:
+    """Name parts of the options that differ from the defaults: range<r>, the search, margin<k> (calibrate
+    only), split; run folders and figure names carry them so runs of different settings never collide."""
+    from deeprl.rsd4 import RSD4Config
+
+    d, tags = RSD4Config(), []
+    if dual == "calibrate":
+        if args.calibrate_range != d.calibrate_range:
+            tags.append(f"range{args.calibrate_range:g}")
+        if args.calibrate_search != d.calibrate_search:
+            tags.append(args.calibrate_search)
+        if args.calibrate_margin != d.calibrate_margin:
+            tags.append(f"margin{args.calibrate_margin:g}")
+    if args.split_critic:
+        tags.append("split")
+    return tags
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = CliParser(prog="rsd4_cpu", description=__doc__.split("\n")[0])
     ap.add_argument("--seeds", type=csv_of(nonneg_int), default=[0, 1, 2])
@@ -139,12 +180,7 @@ def main(argv: list[str] | None = None) -> int:
                     help="lambda rule of the learners (default: the config's, calibrate; deeprl.rsd4.dual)")
     ap.add_argument("--weight-decay", type=nonneg_float, default=None,
                     help="weight decay of every learner (default: the config's, 1e-4; the code's is 0.1)")
-    ap.add_argument("--calibrate-range", type=positive_float, default=1.0,
-                    help="with --dual calibrate: lambda on [0, RANGE x lambda_max] (default %(default)s)")
-    ap.add_argument("--calibrate-margin", type=nonneg_float, default=0.0,
-                    help="with --dual calibrate: hold mean + MARGIN x SE of validation energy to E_b (default 0)")
-    ap.add_argument("--split-critic", action="store_true",
-                    help="learners' critics output (Q_S, Q_E), combined as Q_S - lambda Q_E (deeprl.rsd4.agent)")
+    add_lambda_rule_args(ap)
     ap.add_argument("--jobs", type=positive_int, default=2, help="parallel training processes")
     ap.add_argument("--smoke", action="store_true", help="N = 2, 30 episodes, 1 seed: checks the pipeline")
     ap.add_argument("--out", default="runs/rsd4_cpu")
@@ -161,8 +197,7 @@ def main(argv: list[str] | None = None) -> int:
     wd = defaults.weight_decay if args.weight_decay is None else args.weight_decay
     base = dict(preset="bench", rho=args.rho, partial=partial, instance_seed=args.instance_seed,
                 episodes=args.episodes, eval_every=max(1, args.episodes // 20), checkpoint_every=50,
-                dual=dual, weight_decay=wd, calibrate_range=args.calibrate_range,
-                calibrate_margin=args.calibrate_margin, split_critic=args.split_critic)
+                dual=dual, weight_decay=wd, **lambda_rule_config(args))
     seeds = args.seeds
     if args.smoke:
         base.update(n_users=2, episodes=30, eval_every=10, random_steps=1000, batch_size=16, n_samples=10)
@@ -271,12 +306,7 @@ def main(argv: list[str] | None = None) -> int:
     if not args.smoke:
         Path("figures").mkdir(exist_ok=True)
         stem = f"rsd4_cpu_{'partial' if partial else 'full'}_rho{args.rho}_{args.episodes}ep_{dual}_wd{wd:g}"
-        if dual == "calibrate" and args.calibrate_range != 1.0:
-            stem += f"_range{args.calibrate_range:g}"
-        if dual == "calibrate" and args.calibrate_margin != 0.0:
-            stem += f"_margin{args.calibrate_margin:g}"
-        if args.split_critic:
-            stem += "_split"
+        stem += "".join(f"_{t}" for t in lambda_rule_tags(args, dual))
         if args.variants != list(VARIANTS):
             stem += "_" + "-".join(args.variants)
         shutil.copy(fig_path, Path("figures") / f"{stem}.png")

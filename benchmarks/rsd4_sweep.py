@@ -31,7 +31,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from rsd4_cpu import run_jobs  # noqa: E402  (benchmarks/ is the script's folder, on sys.path)
+from rsd4_cpu import add_lambda_rule_args, lambda_rule_config, lambda_rule_tags, run_jobs  # noqa: E402  (benchmarks/ is the script's folder, on sys.path)
 
 from simulators.cli_util import (  # noqa: E402
     CliParser,
@@ -54,14 +54,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--dual", choices=("ascent", "fixed", "calibrate"), default="ascent",
                     help="fixed: train at lambda* of V_open (channel hidden) / V_full (observed) throughout; "
                          "calibrate: lambda-conditioned training, lambda by bisection (no dual step)")
-    ap.add_argument("--calibrate-range", type=positive_float, default=1.0,
-                    help="with --dual calibrate: lambda on [0, RANGE x lambda_max] (default %(default)s)")
-    ap.add_argument("--calibrate-search", choices=("bisect", "grid"), default="bisect",
-                    help="with --dual calibrate: bisection or grid search on lambda (default %(default)s)")
-    ap.add_argument("--calibrate-margin", type=nonneg_float, default=0.0,
-                    help="with --dual calibrate: hold mean + MARGIN x SE of validation energy to E_b (default 0)")
-    ap.add_argument("--split-critic", action="store_true",
-                    help="critics output (Q_S, Q_E), combined as Q_S - lambda Q_E (deeprl.rsd4.agent)")
+    add_lambda_rule_args(ap)
     ap.add_argument("--seeds", type=csv_of(nonneg_int), default=[10, 11, 12])
     ap.add_argument("--episodes", type=positive_int, default=300)
     ap.add_argument("--rho", type=probability, default=0.9)
@@ -77,19 +70,14 @@ def main(argv: list[str] | None = None) -> int:
     partial = not args.observe_channel
     base = dict(preset="bench", rho=args.rho, partial=partial, instance_seed=args.instance_seed,
                 episodes=args.episodes, eval_every=max(1, args.episodes // 20), checkpoint_every=max(50, args.episodes),
-                variant=args.variant, dual=args.dual, calibrate_range=args.calibrate_range,
-                calibrate_search=args.calibrate_search, calibrate_margin=args.calibrate_margin,
-                split_critic=args.split_critic)
+                variant=args.variant, dual=args.dual, **lambda_rule_config(args))
     inst = build_env(RSD4Config(**base)).instance
     full = optimal_full_info(inst)
     ref = solve_open_loop(inst, starts=8, seed=args.instance_seed, rel_tol=1e-6) if partial else full
     lam_star = ref.lam_star
     ref_l = ref.throughput - lam_star * ref.energy
     fracs = args.dual_lr_fracs if args.dual == "ascent" else args.dual_lr_fracs[:1]
-    rng_tag = f"-range{args.calibrate_range:g}" if args.dual == "calibrate" and args.calibrate_range != 1.0 else ""
-    rng_tag += "-grid" if args.dual == "calibrate" and args.calibrate_search == "grid" else ""
-    rng_tag += f"-margin{args.calibrate_margin:g}" if args.dual == "calibrate" and args.calibrate_margin else ""
-    rng_tag += "-split" if args.split_critic else ""
+    rng_tag = "".join(f"-{t}" for t in lambda_rule_tags(args, args.dual))
     out = new_run_dir(args.out, f"{args.variant}-{args.dual}{rng_tag}-{'partial' if partial else 'full'}")
     print(f"run folder {out}; lambda* = {lam_star:.4f}, reference L(lambda*) = {ref_l:.4f}", flush=True)
     jobs = []
