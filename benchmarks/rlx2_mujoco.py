@@ -16,6 +16,14 @@ itself resumable: a finished run (``summary.json``) is skipped, an interrupted o
   evaluation return vs env steps, mean over seeds with a 95 % bootstrap band, and a copy of the table
   (``<tag>`` = ``T<steps>`` plus any non-Tier-A warm-up / scored evals, see :func:`budget_tag`).
 
+Runs accumulate across machines: each finished run's ``summary.json`` (scores, evaluation curve, FLOPs,
+its full config) is copied, with the code commit it ran on and its command, to
+``--archive``/``<tag>/<env>/<method>/seed<s>.json`` (default ``benchmarks/results/rlx2_mujoco``, kept in
+the repository). A run whose archive entry exists is not run again, and the report reads the archive, so
+a budget too large for one sitting (Tier A is ≈12 CPU-hours for 2 envs x 2 methods x 3 seeds) is run a
+few seeds at a time (``--seeds``) and reported once every entry is there (``--report-only``). Re-running an
+archived run from its recorded command at its recorded commit reproduces it (same seed, same numbers).
+
 Budgets: default = Tier A (T = 3e5 env steps, warm-up 2.5e4, topology interval 5e3, n-step switch at 3e4,
 buffer min 5e4 / max 1e6, checks every 1e4, eval every 5e3 x 10 episodes, score = last 10 evals).
 ``--total-steps T`` rescales the switch (0.1 T), topology interval and buffer minimum by the spec §2.5 rule;
@@ -33,6 +41,7 @@ Example (reduced budget, 2 cores):
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import time
@@ -58,6 +67,7 @@ from simulators.cli_util import (  # noqa: E402
 )
 
 PROG = "benchmarks/rlx2_mujoco.py"
+ARCHIVE = Path("benchmarks") / "results" / "rlx2_mujoco"
 
 SPARSITY = {"Hopper": (0.98, 0.95), "HalfCheetah": (0.90, 0.85), "Walker2d": (0.97, 0.95), "Ant": (0.96, 0.88)}
 BASE = ["--multistep", "off", "--dynamic-buffer", "off"]
@@ -171,47 +181,89 @@ def tiny_args(env: str, sa: float, sc: float) -> list[str]:
     return ["--hidden", str(tiny_width(n_obs, n_act, sa)), "--critic-hidden", str(tiny_width(n_obs + n_act, 1, sc))]
 
 
-def launch(args: list[str], run_dir: Path) -> dict[str, Any]:
-    """Run (or resume, or skip) one training run in a subprocess; return its summary."""
+CODE_PATHS = ("deeprl", "simulators", "pyproject.toml")  # what a run's numbers depend on
+
+
+def code_version() -> str:
+    """The last commit that changed the code a run imports (``-dirty`` with uncommitted changes there)."""
+    try:
+        git = ["git", "-C", str(ROOT)]
+        last = subprocess.run([*git, "log", "-1", "--format=%H", "--", *CODE_PATHS], capture_output=True, text=True)
+        dirty = subprocess.run([*git, "status", "--porcelain", "--", *CODE_PATHS], capture_output=True, text=True)
+    except OSError:
+        return "unknown"
+    if last.returncode != 0 or not last.stdout.strip():
+        return "unknown"
+    return last.stdout.strip() + ("-dirty" if dirty.stdout.strip() else "")
+
+
+def archive_file(archive: Path, budget: dict[str, int], env: str, method: str, seed: int) -> Path:
+    """Where one run's summary is kept: ``<archive>/<budget tag>/<env>/<method>/seed<seed>.json``."""
+    return Path(archive) / budget_tag(budget) / env / method / f"seed{seed}.json"
+
+
+def launch(args: list[str], run_dir: Path, archived: Path | None = None, code: str = "unknown") -> dict[str, Any]:
+    """Run (or resume, or skip) one training run in a subprocess; return its summary.
+
+    A run with an ``archived`` summary is skipped; a finished one is archived (with ``code`` and its command)."""
     run_dir = Path(run_dir)
+    if archived is not None and archived.exists():
+        return json.loads(archived.read_text())
     summ = run_dir / "summary.json"
-    if summ.exists():
-        return json.loads(summ.read_text())
-    if (run_dir / "config.json").exists():
-        cmd = [sys.executable, "-m", "deeprl", "rlx2", "--resume", str(run_dir), "--no-progress"]
-    else:
-        cmd = [sys.executable, "-m", "deeprl", "rlx2", *args]
-    run_dir.parent.mkdir(parents=True, exist_ok=True)
-    with open(run_dir.parent / f"{run_dir.name}.log", "a") as log:
-        rc = subprocess.run(
-            cmd,
-            cwd=ROOT,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            env={**__import__("os").environ, "OMP_NUM_THREADS": "1"},
-        ).returncode
-    if rc != 0 or not summ.exists():
-        raise RuntimeError(f"run failed (exit {rc}): {' '.join(cmd)}; see {run_dir.parent / (run_dir.name + '.log')}")
-    return json.loads(summ.read_text())
+    if not summ.exists():
+        if (run_dir / "config.json").exists():
+            cmd = [sys.executable, "-m", "deeprl", "rlx2", "--resume", str(run_dir), "--no-progress"]
+        else:
+            cmd = [sys.executable, "-m", "deeprl", "rlx2", *args]
+        run_dir.parent.mkdir(parents=True, exist_ok=True)
+        with open(run_dir.parent / f"{run_dir.name}.log", "a") as log:
+            rc = subprocess.run(
+                cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "OMP_NUM_THREADS": "1"}
+            ).returncode
+        if rc != 0 or not summ.exists():
+            raise RuntimeError(f"run {run_dir} failed (exit {rc}); see {run_dir.parent / (run_dir.name + '.log')}")
+    summary = json.loads(summ.read_text())
+    if archived is not None:
+        write_json(archived, {**summary, "code_version": code, "command": "python -m deeprl rlx2 " + " ".join(args)})
+    return summary
 
 
-def run_all(jobs: list[tuple[list[str], Path]], workers: int, backend: str, ray_address: str | None) -> None:
+def run_all(
+    jobs: list[tuple[list[str], Path, Path | None]], workers: int, backend: str, ray_address: str | None, code: str
+) -> list[str]:
+    """Run every job; return one line per failed run (the others still finish and are archived)."""
     if backend == "ray":
         import ray
 
         ray.init(address=ray_address or "auto")
         remote = ray.remote(num_cpus=1)(launch)
-        ray.get([remote.remote(a, d) for a, d in jobs])
-        return
+        refs = [remote.remote(a, d, f, code) for a, d, f in jobs]
+        failed = []
+        for ref in refs:
+            try:
+                ray.get(ref)
+            except Exception as exc:  # noqa: BLE001 - a failed remote run is reported, not raised
+                failed.append(str(exc).splitlines()[-1])
+        return failed
     with ThreadPoolExecutor(max_workers=workers) as pool:  # threads only wait on child processes
-        for fut in [pool.submit(launch, a, d) for a, d in jobs]:
-            fut.result()
+        futures = [pool.submit(launch, a, d, f, code) for a, d, f in jobs]
+        return [str(fut.exception()) for fut in futures if fut.exception() is not None]
+
+
+def load_summary(out: Path, archive: Path | None, budget: dict[str, int], env: str, method: str, seed: int) -> dict:
+    """A run's summary: the archived copy if there is one, else the run folder's ``summary.json``."""
+    if archive is not None and (f := archive_file(archive, budget, env, method, seed)).exists():
+        return json.loads(f.read_text())
+    f = out / env / method / f"seed{seed}" / "summary.json"
+    if not f.exists():
+        raise FileNotFoundError(f"--report-only: no finished run for {env} {method} seed {seed} ({f})")
+    return json.loads(f.read_text())
 
 
 # ------------------------------------------------------------------------------------------ report
-def eval_curve(run_dir: Path) -> tuple[np.ndarray, np.ndarray]:
-    """(steps, eval/return) from a run's summary.json."""
-    ev = json.loads((run_dir / "summary.json").read_text())["evaluations"]
+def eval_curve(summary: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
+    """(steps, eval/return) from a run's summary."""
+    ev = summary["evaluations"]
     return np.array([e["step"] for e in ev]), np.array([e["mean"] for e in ev])
 
 
@@ -277,7 +329,14 @@ def inference_speed(run_dir: Path) -> str:
 
 
 def report(
-    out: Path, envs: list[str], methods: list[str], seeds: list[int], budget: dict[str, int], figures: Path, seed: int
+    out: Path,
+    envs: list[str],
+    methods: list[str],
+    seeds: list[int],
+    budget: dict[str, int],
+    figures: Path,
+    seed: int,
+    archive: Path | None = None,
 ) -> dict[str, Any]:
     import matplotlib
 
@@ -300,10 +359,9 @@ def report(
         env_res: dict[str, Any] = {"random_score": r_rand, "methods": {}}
         scores: dict[str, np.ndarray] = {}
         for m in methods:
-            dirs = [out / env / m / f"seed{s}" for s in seeds]
-            summ = [json.loads((d / "summary.json").read_text()) for d in dirs]
+            summ = [load_summary(out, archive, budget, env, m, s) for s in seeds]
             scores[m] = np.array([s["score"] for s in summ])
-            curves = [eval_curve(d) for d in dirs]
+            curves = [eval_curve(x) for x in summ]
             steps = curves[0][0]
             ys = np.stack([c[1][: len(steps)] for c in curves])
             lo_hi = np.array([bootstrap_ci(ys[:, i], rng, 2000) for i in range(ys.shape[1])])
@@ -322,10 +380,7 @@ def report(
                 "steps_per_second": float(np.mean([s["steps_per_second"] for s in summ])),
             }
         if "tiny" in methods and "dense" in methods:  # Tiny is dense at its own width: ratios vs the 256-wide net
-            tiny, dense = (
-                [json.loads((out / env / m / f"seed{s}" / "summary.json").read_text()) for s in seeds]
-                for m in ("tiny", "dense")
-            )
+            tiny, dense = ([load_summary(out, archive, budget, env, m, s) for s in seeds] for m in ("tiny", "dense"))
             e = env_res["methods"]["tiny"]
             e["train_flops_ratio"] = float(
                 np.mean([t["train_flops_sparse"] / d["train_flops_dense"] for t, d in zip(tiny, dense)])
@@ -358,8 +413,9 @@ def report(
     write_json(out / "results.json", results)
     (out / "results.md").write_text("\n".join(lines) + "\n")
     (figures / f"rlx2_mujoco_{budget_tag(budget)}.md").write_text("\n".join(lines) + "\n")
-    if "rlx2" in methods:
-        (out / "inference_speed.md").write_text(inference_speed(out / envs[0] / "rlx2" / f"seed{seeds[0]}") + "\n")
+    actor_run = out / envs[0] / "rlx2" / f"seed{seeds[0]}"
+    if "rlx2" in methods and (actor_run / "checkpoints").exists():  # needs the weights, not kept in the archive
+        (out / "inference_speed.md").write_text(inference_speed(actor_run) + "\n")
     print("\n".join(lines))
     return results
 
@@ -381,6 +437,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--device", default="cpu")
     p.add_argument("--out", default="runs/bench/rlx2_mujoco", help="root of all runs (reused to resume)")
     p.add_argument("--figures", default="figures")
+    p.add_argument(
+        "--archive",
+        default=None,
+        help=f"where finished runs' summaries are kept and read (default {ARCHIVE}; 'none' to keep nothing; "
+        "--smoke keeps nothing unless given)",
+    )
     p.add_argument("--report-only", action="store_true", help="only aggregate finished runs")
     p.add_argument("--seed", type=nonneg_int, default=0, help="seed of the bootstrap and the random policy")
     a = p.parse_args(argv)
@@ -412,17 +474,25 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
         budget["last"] = a.score_last
     out = Path(a.out) / budget_tag(budget)
+    archive = None if a.archive == "none" or (a.archive is None and a.smoke) else ROOT / (a.archive or ARCHIVE)
     jobs = [
-        (run_args(env, m, s, budget, out / env / m / f"seed{s}", a.device), out / env / m / f"seed{s}")
+        (
+            run_args(env, m, s, budget, out / env / m / f"seed{s}", a.device),
+            out / env / m / f"seed{s}",
+            None if archive is None else archive_file(archive, budget, env, m, s),
+        )
         for env in a.envs
         for s in a.seeds
         for m in a.methods
     ]
     if not a.report_only:
         t0 = time.perf_counter()
-        run_all(jobs, a.workers, a.backend, a.ray_address)
-        print(f"{len(jobs)} runs done in {time.perf_counter() - t0:.0f} s")
-    report(out, a.envs, a.methods, a.seeds, budget, Path(a.figures), a.seed)
+        failed = run_all(jobs, a.workers, a.backend, a.ray_address, code_version())
+        print(f"{len(jobs) - len(failed)} of {len(jobs)} runs done in {time.perf_counter() - t0:.0f} s")
+        if failed:
+            print("\n".join(f"{PROG}: {line}" for line in failed), file=sys.stderr)
+            return 1
+    report(out, a.envs, a.methods, a.seeds, budget, Path(a.figures), a.seed, archive)
     return 0
 
 

@@ -1,0 +1,85 @@
+"""The MuJoCo benchmark driver keeps finished runs in an archive and reports from it (benchmarks/rlx2_mujoco.py).
+
+Tier A does not fit one sitting on 2 cores, so runs are made a few seeds at a time and accumulated; these tests
+pin the rules that make that safe: an archived run is never run again, a finished run is archived with the code
+commit and command that made it, the report reads archived runs, and a failed run is reported, not raised.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[3]
+
+
+@pytest.fixture(scope="module")
+def bench():
+    spec = importlib.util.spec_from_file_location("rlx2_mujoco_bench", ROOT / "benchmarks" / "rlx2_mujoco.py")
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = mod
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def fake_summary(score: float, seed: int) -> dict:
+    evals = [{"step": 1000 * (i + 1), "mean": score + i, "std": 1.0} for i in range(4)]
+    return {
+        "seed": seed, "score": score, "evaluations": evals, "actor_sparsity": 0.9, "critic_sparsity": 0.85,
+        "train_flops_ratio": 0.2, "inference_flops_ratio": 0.1, "total_size_ratio": 0.12, "steps_per_second": 80.0,
+    }
+
+
+def test_archived_run_is_not_run_again(bench, tmp_path):
+    archived = tmp_path / "archive" / "seed0.json"
+    archived.parent.mkdir(parents=True)
+    archived.write_text(json.dumps({"score": 123.0}))
+    # arguments that would make a real run fail at once: reaching them would raise
+    out = bench.launch(["--no-such-flag"], tmp_path / "run", archived, "abc")
+    assert out == {"score": 123.0}
+    assert not (tmp_path / "run.log").exists()
+
+
+def test_finished_run_is_archived_with_code_and_command(bench, tmp_path):
+    run_dir = tmp_path / "runs" / "seed3"
+    run_dir.mkdir(parents=True)
+    (run_dir / "summary.json").write_text(json.dumps(fake_summary(10.0, 3)))
+    budget = dict(bench.TIER_A)
+    archived = bench.archive_file(tmp_path / "archive", budget, "Hopper-v5", "rlx2", 3)
+    assert archived == tmp_path / "archive" / "T300000" / "Hopper-v5" / "rlx2" / "seed3.json"
+    args = bench.run_args("Hopper-v5", "rlx2", 3, budget, run_dir, "cpu")
+    bench.launch(args, run_dir, archived, "deadbeef")
+    kept = json.loads(archived.read_text())
+    assert kept["score"] == 10.0 and kept["code_version"] == "deadbeef"
+    assert kept["command"] == "python -m deeprl rlx2 " + " ".join(args)
+    assert "--seed 3" in kept["command"] and "--actor-sparsity 0.98" in kept["command"]
+
+
+def test_failed_run_is_reported_not_raised(bench, tmp_path):
+    jobs = [(["--total-steps", "-5"], tmp_path / "bad" / "seed0", tmp_path / "archive" / "seed0.json")]
+    failed = bench.run_all(jobs, workers=1, backend="local", ray_address=None, code="x")
+    assert len(failed) == 1 and "failed (exit 2)" in failed[0] and "bad/seed0" in failed[0]
+    assert not (tmp_path / "archive" / "seed0.json").exists()
+
+
+def test_report_reads_the_archive(bench, tmp_path):
+    budget = {**bench.TIER_A, "total": 4000, "warmup": 500, "last": 2, "eval_interval": 1000}
+    archive, out = tmp_path / "archive", tmp_path / "runs"
+    scores = {"dense": [100.0, 200.0], "rlx2": [90.0, 150.0]}
+    for m, ss in scores.items():
+        for seed, sc in enumerate(ss):
+            f = bench.archive_file(archive, budget, "Pendulum-v1", m, seed)
+            f.parent.mkdir(parents=True, exist_ok=True)
+            f.write_text(json.dumps(fake_summary(sc, seed)))
+    res = bench.report(out, ["Pendulum-v1"], ["dense", "rlx2"], [0, 1], budget, tmp_path / "fig", 0, archive)
+    r = res["envs"]["Pendulum-v1"]["methods"]
+    assert r["dense"]["score_mean"] == 150.0 and r["rlx2"]["scores"] == [90.0, 150.0]
+    assert r["rlx2"]["P"][0] == pytest.approx(120.0 / 150.0)
+    tag = bench.budget_tag(budget)
+    assert (tmp_path / "fig" / f"rlx2_mujoco_{tag}_curves.png").exists()
+    with pytest.raises(FileNotFoundError, match="rlx2 seed 2"):
+        bench.load_summary(out, archive, budget, "Pendulum-v1", "rlx2", 2)
