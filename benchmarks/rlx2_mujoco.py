@@ -16,13 +16,13 @@ itself resumable: a finished run (``summary.json``) is skipped, an interrupted o
   evaluation return vs env steps, mean over seeds with a 95 % bootstrap band, and a copy of the table
   (``<tag>`` = ``T<steps>`` plus any non-Tier-A warm-up / scored evals, see :func:`budget_tag`).
 
-Runs accumulate across machines: each finished run's ``summary.json`` (scores, evaluation curve, FLOPs,
-its full config) is copied, with the code commit it ran on and its command, to
-``--archive``/``<tag>/<env>/<method>/seed<s>.json`` (default ``benchmarks/results/rlx2_mujoco``, kept in
-the repository). A run whose archive entry exists is not run again, and the report reads the archive, so
-a budget too large for one sitting (Tier A is ≈12 CPU-hours for 2 envs x 2 methods x 3 seeds) is run a
-few seeds at a time (``--seeds``) and reported once every entry is there (``--report-only``). Re-running an
-archived run from its recorded command at its recorded commit reproduces it (same seed, same numbers).
+Runs accumulate across sittings (``benchmarks/run_archive.py``): each finished run's ``summary.json``
+(scores, evaluation curve, FLOPs, its full config) is copied, with its command and the last commit of the
+code it imports, to ``--archive``/``<tag>/<env>/<method>/seed<s>.json`` (default
+``benchmarks/results/rlx2_mujoco``, kept in the repository). A run with an archive entry is not run again
+and the report reads the archive, so a budget too large for one sitting (Tier A, dense + RLx2 x 2 envs x
+3 seeds, is 7-8 CPU-hours) is run a few seeds at a time (``--seeds``) and reported once every entry is
+there (``--report-only``). The recorded command at the recorded commit reproduces an entry.
 
 Budgets: default = Tier A (T = 3e5 env steps, warm-up 2.5e4, topology interval 5e3, n-step switch at 3e4,
 buffer min 5e4 / max 1e6, checks every 1e4, eval every 5e3 x 10 episodes, score = last 10 evals).
@@ -56,6 +56,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from benchmarks.run_archive import RESULTS, archive_summary, code_version, read_archived  # noqa: E402
 from simulators.cli_util import (  # noqa: E402
     CliParser,
     choice_list,
@@ -67,7 +68,7 @@ from simulators.cli_util import (  # noqa: E402
 )
 
 PROG = "benchmarks/rlx2_mujoco.py"
-ARCHIVE = Path("benchmarks") / "results" / "rlx2_mujoco"
+ARCHIVE = RESULTS / "rlx2_mujoco"
 
 SPARSITY = {"Hopper": (0.98, 0.95), "HalfCheetah": (0.90, 0.85), "Walker2d": (0.97, 0.95), "Ant": (0.96, 0.88)}
 BASE = ["--multistep", "off", "--dynamic-buffer", "off"]
@@ -181,22 +182,6 @@ def tiny_args(env: str, sa: float, sc: float) -> list[str]:
     return ["--hidden", str(tiny_width(n_obs, n_act, sa)), "--critic-hidden", str(tiny_width(n_obs + n_act, 1, sc))]
 
 
-CODE_PATHS = ("deeprl", "simulators", "pyproject.toml")  # what a run's numbers depend on
-
-
-def code_version() -> str:
-    """The last commit that changed the code a run imports (``-dirty`` with uncommitted changes there)."""
-    try:
-        git = ["git", "-C", str(ROOT)]
-        last = subprocess.run([*git, "log", "-1", "--format=%H", "--", *CODE_PATHS], capture_output=True, text=True)
-        dirty = subprocess.run([*git, "status", "--porcelain", "--", *CODE_PATHS], capture_output=True, text=True)
-    except OSError:
-        return "unknown"
-    if last.returncode != 0 or not last.stdout.strip():
-        return "unknown"
-    return last.stdout.strip() + ("-dirty" if dirty.stdout.strip() else "")
-
-
 def archive_file(archive: Path, budget: dict[str, int], env: str, method: str, seed: int) -> Path:
     """Where one run's summary is kept: ``<archive>/<budget tag>/<env>/<method>/seed<seed>.json``."""
     return Path(archive) / budget_tag(budget) / env / method / f"seed{seed}.json"
@@ -207,8 +192,8 @@ def launch(args: list[str], run_dir: Path, archived: Path | None = None, code: s
 
     A run with an ``archived`` summary is skipped; a finished one is archived (with ``code`` and its command)."""
     run_dir = Path(run_dir)
-    if archived is not None and archived.exists():
-        return json.loads(archived.read_text())
+    if (kept := read_archived(archived)) is not None:
+        return kept
     summ = run_dir / "summary.json"
     if not summ.exists():
         if (run_dir / "config.json").exists():
@@ -224,7 +209,7 @@ def launch(args: list[str], run_dir: Path, archived: Path | None = None, code: s
             raise RuntimeError(f"run {run_dir} failed (exit {rc}); see {run_dir.parent / (run_dir.name + '.log')}")
     summary = json.loads(summ.read_text())
     if archived is not None:
-        write_json(archived, {**summary, "code_version": code, "command": "python -m deeprl rlx2 " + " ".join(args)})
+        archive_summary(archived, summary, ["python", "-m", "deeprl", "rlx2", *args], code)
     return summary
 
 
@@ -252,8 +237,8 @@ def run_all(
 
 def load_summary(out: Path, archive: Path | None, budget: dict[str, int], env: str, method: str, seed: int) -> dict:
     """A run's summary: the archived copy if there is one, else the run folder's ``summary.json``."""
-    if archive is not None and (f := archive_file(archive, budget, env, method, seed)).exists():
-        return json.loads(f.read_text())
+    if archive is not None and (kept := read_archived(archive_file(archive, budget, env, method, seed))):
+        return kept
     f = out / env / method / f"seed{seed}" / "summary.json"
     if not f.exists():
         raise FileNotFoundError(f"--report-only: no finished run for {env} {method} seed {seed} ({f})")
@@ -440,8 +425,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument(
         "--archive",
         default=None,
-        help=f"where finished runs' summaries are kept and read (default {ARCHIVE}; 'none' to keep nothing; "
-        "--smoke keeps nothing unless given)",
+        help=f"where finished runs' summaries are kept and read (default {ARCHIVE.relative_to(ROOT)}; 'none': "
+        "keep nothing; --smoke keeps nothing unless given)",
     )
     p.add_argument("--report-only", action="store_true", help="only aggregate finished runs")
     p.add_argument("--seed", type=nonneg_int, default=0, help="seed of the bootstrap and the random policy")
