@@ -11,8 +11,11 @@ Sub-commands:
 - ``run``: every (task, arm, seed) is one ``python -m deeprl mast`` process with its own folder under
   ``--out``; ``--workers`` run in parallel (one torch thread each), or ``--backend ray`` sends them to an
   existing Ray cluster. Resumable: finished runs (``summary.json``) are skipped, interrupted ones resumed.
-  When all are done it runs ``report``.
-- ``report``: from the run folders, writes ``results.json`` / ``results.md`` (per task and arm: score =
+  Each finished run's summary is kept, with its command and code commit, in ``--archive``
+  (``benchmarks/results/mast_cpu/<budget tag>/<task>-<arm>-seed<s>.json``, in the repository;
+  ``benchmarks/run_archive.py``) and an archived run is never run again, so E-M1 (~7 CPU-hours) is run a
+  few seeds at a time across sittings. When all are done it runs ``report``.
+- ``report``: from the archive and the run folders, writes ``results.json`` / ``results.md`` (per task and arm: score =
   mean of the last k greedy evaluations, 95% bootstrap CI over seeds; normalised ratio P~ of spec eq. (39)
   against dense QMIX with the random-policy score measured on the same evaluation seeds, both arms
   resampled; raw ratio P eq. (38); success rate (LBF); density; training and inference FLOPs ratios,
@@ -33,6 +36,7 @@ Example (E-M1 at the spec budget):
 
 from __future__ import annotations
 
+import hashlib
 import json
 import subprocess
 import sys
@@ -48,6 +52,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from benchmarks.run_archive import RESULTS, archive_summary, code_version, read_archived  # noqa: E402
 from simulators.cli_util import (  # noqa: E402
     CliParser,
     choice_list,
@@ -62,6 +67,7 @@ from simulators.cli_util import (  # noqa: E402
 PROG = "benchmarks/mast_cpu.py"
 ARMS = ("dense", "mast", "static", "rigl")
 LABELS = {"dense": "dense QMIX", "mast": "MAST-QMIX", "static": "static sparse", "rigl": "RigL-QMIX"}
+ARCHIVE = RESULTS / "mast_cpu"
 
 
 def run_name(task: str, arm: str, seed: int) -> str:
@@ -79,18 +85,49 @@ def find_run(out: Path, task: str, arm: str, seed: int) -> Path | None:
     return ck[-1] if ck else None
 
 
+def budget_tag(args: Any) -> str:
+    """Archive folder of a sweep's settings: algorithm, steps, sparsity, evaluation, and a hash of ``--extra``."""
+    tag = f"{args.algorithm}_{args.steps}steps_sp{args.sparsity:g}_eval{args.eval_interval}x{args.eval_episodes}"
+    if args.extra:
+        tag += "_extra" + hashlib.sha1(" ".join(args.extra).encode()).hexdigest()[:8]
+    return tag
+
+
+def archive_file(args: Any, task: str, arm: str, seed: int) -> Path | None:
+    """Where this run's summary is kept (None with ``--archive none``)."""
+    if args.archive == "none":
+        return None
+    return ROOT / args.archive / budget_tag(args) / f"{run_name(task, arm, seed)}.json"
+
+
+def fresh_cmd(args: Any, task: str, arm: str, seed: int) -> list[str]:
+    """The ``python -m deeprl mast`` command of a new run (recorded in the archive)."""
+    return ["python", "-m", "deeprl", "mast", "--no-progress", "--threads", "1", "--task", task, "--preset", arm,
+            "--seed", str(seed), "--steps", str(args.steps), "--sparsity", str(args.sparsity), "--algorithm",
+            args.algorithm, "--eval-interval", str(args.eval_interval), "--eval-episodes", str(args.eval_episodes),
+            "--out", str(args.out), "--name", run_name(task, arm, seed), *args.extra]
+
+
 def _job_cmd(args: Any, task: str, arm: str, seed: int) -> list[str] | None:
-    out = Path(args.out)
-    found = find_run(out, task, arm, seed)
-    base = [sys.executable, "-m", "deeprl", "mast", "--no-progress", "--threads", "1"]
+    """The command still to run for this job (None: archived or finished)."""
+    if read_archived(archive_file(args, task, arm, seed)) is not None:
+        return None
+    found = find_run(Path(args.out), task, arm, seed)
     if found is not None and (found / "summary.json").exists():
         return None
     if found is not None:
-        return [*base, "--resume", str(found)]
-    return [*base, "--task", task, "--preset", arm, "--seed", str(seed), "--steps", str(args.steps),
-            "--sparsity", str(args.sparsity), "--algorithm", args.algorithm, "--eval-interval",
-            str(args.eval_interval), "--eval-episodes", str(args.eval_episodes), "--out", str(out),
-            "--name", run_name(task, arm, seed), *args.extra]
+        return [sys.executable, "-m", "deeprl", "mast", "--no-progress", "--threads", "1", "--resume", str(found)]
+    return [sys.executable, *fresh_cmd(args, task, arm, seed)[1:]]
+
+
+def archive_finished(args: Any, jobs: Sequence[tuple[str, str, int]], code: str) -> None:
+    """Copy every finished, not yet archived run's summary into the archive."""
+    for t, a, s in jobs:
+        f = archive_file(args, t, a, s)
+        run = find_run(Path(args.out), t, a, s)
+        if f is None or f.exists() or run is None or not (run / "summary.json").exists():
+            continue
+        archive_summary(f, json.loads((run / "summary.json").read_text()), fresh_cmd(args, t, a, s), code)
 
 
 def _run_subprocess(cmd: list[str], log: Path) -> int:
@@ -106,6 +143,7 @@ def cmd_run(args: Any) -> int:
     jobs = [(t, a, s) for s in args.seeds for t in args.tasks for a in args.arms]
     cmds = [(j, _job_cmd(args, *j)) for j in jobs]
     todo = [(j, c) for j, c in cmds if c is not None]
+    code = code_version()
     print(f"{len(jobs)} runs, {len(jobs) - len(todo)} already finished, {len(todo)} to run")
     t0 = time.time()
     if args.backend == "ray":
@@ -118,6 +156,7 @@ def cmd_run(args: Any) -> int:
         with ThreadPoolExecutor(max_workers=args.workers) as ex:
             rcs = list(ex.map(lambda jc: _run_subprocess(jc[1], out / f"{run_name(*jc[0])}.log"), todo))
     failed = [run_name(*j) for (j, _), rc in zip(todo, rcs) if rc != 0]
+    archive_finished(args, jobs, code)
     print(f"runs finished in {time.time() - t0:.0f} s" + (f"; FAILED: {', '.join(failed)}" if failed else ""))
     if failed:
         return 1
@@ -143,13 +182,18 @@ def _boot_ratio_ci(a: np.ndarray, d: np.ndarray, r0: float, rng: np.random.Gener
     return float(np.quantile(ratio, 0.025)), float(np.quantile(ratio, 0.975))
 
 
-def collect(out: Path, tasks: Sequence[str], arms: Sequence[str], seeds: Sequence[int]) -> dict[str, Any]:
-    runs: dict[str, dict[str, list[dict[str, Any]]]] = {t: {a: [] for a in arms} for t in tasks}
-    for t in tasks:
-        for a in arms:
-            for s in seeds:
+def collect(args: Any) -> dict[str, Any]:
+    """Summaries per task and arm over ``args.seeds``: archived ones first, else the run folders'."""
+    out = Path(args.out)
+    runs: dict[str, dict[str, list[dict[str, Any]]]] = {t: {a: [] for a in args.arms} for t in args.tasks}
+    for t in args.tasks:
+        for a in args.arms:
+            for s in args.seeds:
+                kept = read_archived(archive_file(args, t, a, s))
                 f = find_run(out, t, a, s)
-                if f is not None and (f / "summary.json").exists():
+                if kept is not None:
+                    runs[t][a].append(kept)
+                elif f is not None and (f / "summary.json").exists():
                     runs[t][a].append(json.loads((f / "summary.json").read_text()))
     return runs
 
@@ -161,8 +205,9 @@ def cmd_report(args: Any) -> int:
     import matplotlib.pyplot as plt
 
     out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(0)
-    runs = collect(out, args.tasks, args.arms, args.seeds)
+    runs = collect(args)
     results: dict[str, Any] = {"budget_env_steps": None, "seeds": list(args.seeds), "tasks": {}}
     lines = ["| task | arm | seeds | score (95% CI) | P~ eq.39 (95% CI) | P eq.38 | success | density | "
              "train FLOPs | inference FLOPs |", "|---|---|---|---|---|---|---|---|---|---|"]
@@ -317,6 +362,8 @@ def build_parser() -> CliParser:
     p.add_argument("--out", default="runs/mast_cpu")
     p.add_argument("--figures", default=str(ROOT / "figures"))
     p.add_argument("--extra", type=lambda s: s.split(), default=[], help="extra flags for every run, quoted")
+    p.add_argument("--archive", default=str(ARCHIVE.relative_to(ROOT)),
+                   help="where finished runs' summaries are kept and read ('none': keep nothing)")
     p.add_argument("--speed-tasks", type=csv_of(str), default=["lbf", "spread", "rware"])
     p.add_argument("--env-steps", type=positive_int, default=5000)
     p.add_argument("--train-steps", type=positive_int, default=20)

@@ -1,0 +1,71 @@
+"""benchmarks/mast_cpu.py keeps finished runs in an archive (benchmarks/run_archive.py) and reads it back.
+
+E-M1 at the spec budget does not fit one sitting on 2 cores; these tests pin what makes accumulating it
+over sittings safe: an archived run is not run again, a finished run is archived with the command of a fresh
+run and the code commit, the report reads archived runs, and other settings never share an archive folder.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[3]
+
+
+@pytest.fixture(scope="module")
+def bench():
+    spec = importlib.util.spec_from_file_location("mast_cpu_bench", ROOT / "benchmarks" / "mast_cpu.py")
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = mod
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def parse(bench, tmp_path: Path, *extra: str):
+    return bench.build_parser().parse_args(
+        ["run", "--tasks", "lbf", "--arms", "dense", "--seeds", "0,1", "--steps", "3000",
+         "--out", str(tmp_path / "runs"), "--archive", str(tmp_path / "archive"), *extra])
+
+
+def test_budget_tag_separates_settings(bench, tmp_path):
+    base = bench.budget_tag(parse(bench, tmp_path))
+    assert base == "qmix_3000steps_sp0.9_eval10000x20"
+    assert bench.budget_tag(parse(bench, tmp_path, "--sparsity", "0.8")) != base
+    with_extra = bench.budget_tag(parse(bench, tmp_path, "--extra=--optimizer rmsprop"))
+    assert with_extra.startswith(base + "_extra") and with_extra != bench.budget_tag(
+        parse(bench, tmp_path, "--extra=--optimizer adam"))
+
+
+def test_finished_run_is_archived_and_not_run_again(bench, tmp_path):
+    args = parse(bench, tmp_path)
+    run = tmp_path / "runs" / bench.run_name("lbf", "dense", 0)
+    run.mkdir(parents=True)
+    (run / "summary.json").write_text(json.dumps({"score": 0.5}))
+    assert bench._job_cmd(args, "lbf", "dense", 0) is None  # finished in its folder
+    cmd = bench._job_cmd(args, "lbf", "dense", 1)
+    assert cmd is not None and "--seed" in cmd and cmd[cmd.index("--seed") + 1] == "1"
+    bench.archive_finished(args, [("lbf", "dense", 0), ("lbf", "dense", 1)], "abc123")
+    kept = json.loads(bench.archive_file(args, "lbf", "dense", 0).read_text())
+    assert kept["score"] == 0.5 and kept["code_version"] == "abc123"
+    assert kept["command"].startswith("python -m deeprl mast") and "--seed 0" in kept["command"]
+    assert not bench.archive_file(args, "lbf", "dense", 1).exists()  # not finished: nothing archived
+    # the run folder gone (a new machine): the archive alone keeps the run from being run again
+    (run / "summary.json").unlink()
+    run.rmdir()
+    assert bench._job_cmd(args, "lbf", "dense", 0) is None
+
+
+def test_collect_reads_the_archive(bench, tmp_path):
+    args = parse(bench, tmp_path)
+    for seed, score in ((0, 0.25), (1, 0.75)):
+        f = bench.archive_file(args, "lbf", "dense", seed)
+        f.parent.mkdir(parents=True, exist_ok=True)
+        f.write_text(json.dumps({"score": score}))
+    runs = bench.collect(args)
+    assert [r["score"] for r in runs["lbf"]["dense"]] == [0.25, 0.75]
+    assert bench.archive_file(parse(bench, tmp_path, "--archive", "none"), "lbf", "dense", 0) is None
