@@ -9,13 +9,16 @@ Vectorised over users: everything exogenous (arrivals, channel paths, noisy chan
 drawn in full at ``reset`` (for Poisson arrivals, together with the channel uniforms and the
 transmission seeds, in one ``random_raw`` call read exactly as ``rng.random``/``rng.integers`` would,
 and inverted in one kernel); a step is one call of the compiled Numba kernel
-:func:`.kernels.step_slot` (its entry point, without the dispatcher's per-call type resolution) that
-does the whole slot for all users and counters in place on preallocated state. Nothing the
-constructor validated is re-checked per step; the per-step Python work is the action's dtype/size
-check, two small output arrays and the ``info`` dict (``benchmarks/bench_scheduling.py`` measures
-the env against a per-packet Python loop). Binomial successes are exact: one Bernoulli draw per packet
-for counters of <= 12 packets, else the inverse CDF from one uniform; uniforms come from a
-per-episode splitmix64 stream seeded from ``np_random`` at reset.
+:func:`.kernels.step_env` (its entry point, without the dispatcher's per-call type resolution) that
+does the whole slot for all users and counters in place on preallocated state, packed so that the
+call unboxes two arrays (state, action). Each reset allocates the episode's output rows (per slot:
+the observation and the four ``info`` arrays), which the kernel fills in place, so a step returns
+fresh views of rows that no later step or reset writes. Nothing the constructor validated is
+re-checked per step; the per-step Python work is the action's type check, six array views and the
+``info`` dict (``benchmarks/bench_scheduling.py`` measures the env against a per-packet Python
+loop). Binomial successes are exact: one Bernoulli draw per packet for counters of <= 12 packets,
+else the inverse CDF from one uniform; uniforms come from a per-episode splitmix64 stream seeded
+from ``np_random`` at reset.
 
 Spaces. The action is a flat Box [-1, 1]^B with B = sum_i (tau_i + 1), the global buffer's layout
 (user-major, counter index k ascending); a in [-1, 1] means energy e = e_max (a + 1)/2 per packet of
@@ -80,7 +83,7 @@ class SchedulingEnv(CoreViews, gym.Env):
         if render_mode is not None:
             raise ValueError(f"render_mode must be None (no rendering), got {render_mode!r}")
         instance = build_instance(instance, instance_seed, split, instance_kwargs)
-        self._core = core = BatchCore(instance, 1, partial, obs_noise, lam)
+        self._core = core = BatchCore(instance, 1, partial, obs_noise, lam, slot_outputs=True)
         self._ep = 0
         self.instance = instance
         self.partial, self.obs_noise, self.split = core.partial, core.obs_noise, split
@@ -95,14 +98,34 @@ class SchedulingEnv(CoreViews, gym.Env):
         self.observation_space = core.observation_space()
         self._obs_dim = core.obs_dim
         self._kernel32 = self._kernel64 = None  # the compiled step kernel per action dtype, resolved at first use
-        self._channel_path = core.exo[0, :, 1]
-        self._needs_reset = True
+        self._bind_episode()
+        self._next_t = -1  # the slot the next step plays; -1 until reset
+
+    def _bind_episode(self) -> None:
+        """The current episode's arrays as the step reads them: the kernel's state, then the per-slot
+        output rows (observations, S, E, D, reward) and the channel path c(t)."""
+        core = self._core
+        info, obs = core.slot_output_views()
+        self._episode_views = (core.state, obs, info[0], info[1], info[2], info[3], core.exo[0, :, 1])
+        self._obs0 = core.obs[0]  # the observation at reset (a view, copied when returned)
+
+    @property
+    def t(self) -> int:
+        """Index of the current slot (0 after reset, H at the end of an episode)."""
+        t = self._next_t
+        return t if t >= 0 else self._core.t
 
     def __getstate__(self) -> dict[str, Any]:
-        """Pickle without the compiled kernels (not picklable; resolved again at the next step)."""
+        """Pickle without the compiled kernels (not picklable; resolved again at the next step) and the
+        views of the core's arrays (rebuilt on unpickling)."""
         state = self.__dict__.copy()
         state["_kernel32"] = state["_kernel64"] = None
+        del state["_episode_views"], state["_obs0"]
         return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._bind_episode()
 
     # ----------------------------------------------------------------------------------- helpers
     def energies_to_action(self, energies: np.ndarray) -> np.ndarray:
@@ -111,8 +134,9 @@ class SchedulingEnv(CoreViews, gym.Env):
         if e.shape == (self.n_users, self.n_counters):
             e = e.ravel()[self._flat_index]
         if e.shape != (self.buffer_size,):
-            raise ValueError(f"energies must have shape ({self.n_users}, {self.n_counters}) or "
-                             f"({self.buffer_size},), got {e.shape}")
+            raise ValueError(
+                f"energies must have shape ({self.n_users}, {self.n_counters}) or ({self.buffer_size},), got {e.shape}"
+            )
         return (2.0 * e / self.instance.e_max - 1.0).astype(np.float32)
 
     def from_padded(self, values: np.ndarray) -> np.ndarray:
@@ -151,44 +175,64 @@ class SchedulingEnv(CoreViews, gym.Env):
             split = options.get("split", split)
             if split not in ("train", "eval"):
                 raise ValueError(f"options['split'] must be 'train' or 'eval', got {split!r}")
-        self._core.reset(self.np_random, split)
-        self._channel_path = self._core.exo[0, :, 1]  # (H + 1, N): c(t), a fresh array each episode
-        self._needs_reset = False
-        return self._core.obs[0].copy(), {"channel": self.channel.copy()}
+        core = self._core
+        core.reset(self.np_random, split)
+        self._bind_episode()  # a fresh episode array: rows handed out in earlier episodes stay as they were
+        self._next_t = 0
+        return self._obs0.copy(), {"channel": self._episode_views[-1][0].copy()}
 
     def step(self, action: np.ndarray) -> tuple[np.ndarray, float, bool, bool, dict[str, np.ndarray]]:
         """Advance one slot (spec §1.2 order (ii)-(vi)); ``truncated`` is True at t = H.
 
-        The whole slot is one call of :func:`.kernels.step_slot`; the observation and the ``info``
-        arrays are fresh each step (``info["channel"]``, the true c(t) of the slot, is a view of this
-        episode's channel path, which a later reset does not overwrite). The reward is
-        sum_i r_{i,t}, summed in user order.
+        The whole slot is one call of :func:`.kernels.step_env`; the observation and the ``info``
+        arrays are fresh views of this slot's rows of the episode's outputs, which no later step or
+        reset overwrites (``info["channel"]``, the true c(t) of the slot, is a view of this episode's
+        channel path). The reward is sum_i r_{i,t}, summed in user order.
         """
-        if self._needs_reset:
+        t = self._next_t
+        if t < 0:
             raise RuntimeError("call reset() before step() (and after an episode ends)")
         a = action
-        # the compiled kernel takes 1-D float32 / float64 actions as they are; others are converted
-        if type(a) is not np.ndarray or a.ndim != 1 or (a.dtype is not _F64 and a.dtype is not _F32):
+        # the compiled kernels take 1-D float32 / float64 actions as they are; others are converted
+        if type(a) is np.ndarray and a.ndim == 1:
+            dtype = a.dtype
+            if dtype is _F32:
+                kernel = self._kernel32
+            elif dtype is _F64:
+                kernel = self._kernel64
+            else:
+                a = np.asarray(action, dtype=np.float64).reshape(-1)
+                kernel = self._kernel64
+        else:
             a = np.asarray(action, dtype=np.float64).reshape(-1)
-        if a.shape[0] != self.buffer_size:
-            raise ValueError(f"action must have {self.buffer_size} entries (sum_i (tau_i + 1)), got {a.size}")
-        core = self._core
-        t = core.t
-        obs = np.empty(self._obs_dim, dtype=np.float32)
-        info = np.empty((4, self.n_users))
-        args = (t, core.q, core.rng_state, core.exo, core.tau, core.fpar, a, info, obs)
-        if a.dtype is _F32:
-            if self._kernel32 is None:
-                self._kernel32 = compiled_step(*args)
-            r = self._kernel32(*args)
-        else:  # float64 (the guard above)
-            if self._kernel64 is None:
-                self._kernel64 = compiled_step(*args)
-            r = self._kernel64(*args)
+            kernel = self._kernel64
+        if kernel is None:
+            kernel = self._resolve_kernel(a)
+        state, obs, s, e, d, reward, channel = self._episode_views
+        r = kernel(t, state, a)  # NaN, changing nothing, for a wrong length or a NaN action
         if r != r:
+            if a.shape[0] != self.buffer_size:
+                raise ValueError(f"action must have {self.buffer_size} entries (sum_i (tau_i + 1)), got {a.size}")
             raise ValueError("action contains NaN")
-        core.t = t = t + 1
-        truncated = t >= self.horizon
-        self._needs_reset = truncated
-        return obs, r, False, truncated, {"S": info[0], "E": info[1], "D": info[2], "reward": info[3],
-                                          "channel": self._channel_path[t - 1]}
+        truncated = t + 1 >= self.horizon
+        if truncated:
+            self._next_t = -1  # the episode has ended
+            self._core.t = t + 1
+        else:
+            self._next_t = t + 1  # (the core's t is only written at reset and at the end)
+        return (
+            obs[t],
+            r,
+            False,
+            truncated,
+            {"S": s[t], "E": e[t], "D": d[t], "reward": reward[t], "channel": channel[t]},
+        )
+
+    def _resolve_kernel(self, a: np.ndarray):
+        """The compiled step kernel for the dtype of the action ``a`` (float32 or float64)."""
+        kernel = compiled_step(0, self._core.state, a)
+        if a.dtype is _F32:
+            self._kernel32 = kernel
+        else:
+            self._kernel64 = kernel
+        return kernel

@@ -31,8 +31,9 @@ def one_user_instance(trace_row, tau=2, beta=2.0, dist=1.0, horizon=4):
     row = np.zeros(T, dtype=int)
     row[: len(trace_row)] = trace_row
     arr = TraceArrivals(rates=np.zeros(1), trace=row[None, :])
-    return SchedulingInstance(tau=[tau], beta=[beta], dist=[dist], arrivals=arr, kernels=np.ones((1, 1)),
-                              horizon=horizon, budget=1.0)
+    return SchedulingInstance(
+        tau=[tau], beta=[beta], dist=[dist], arrivals=arr, kernels=np.ones((1, 1)), horizon=horizon, budget=1.0
+    )
 
 
 def test_success_probability_constants():
@@ -146,7 +147,7 @@ def test_partial_and_noisy_observations():
         o_po, _, _, _, i_po = po.step(a)
         o_full, _, _, _, i_full = full.step(a)
         assert np.array_equal(o_po, o_full[: po.buffer_size])  # same dynamics, channel hidden
-        assert np.array_equal(o_full[po.buffer_size:], full.channel)
+        assert np.array_equal(o_full[po.buffer_size :], full.channel)
     noisy = SchedulingEnv(inst, obs_noise=0.3)
     wrong = total = 0
     for ep in range(30):
@@ -161,9 +162,20 @@ def test_partial_and_noisy_observations():
 
 @pytest.mark.parametrize(
     "kwargs",
-    [dict(n_users=0), dict(rho=1.5), dict(arrival="foo"), dict(preset="nope"), dict(n_channels=0),
-     dict(tau_max=1), dict(arrival="trace"), dict(budget=-1.0), dict(horizon=0), dict(e_max=0.0),
-     dict(kernel=np.array([[0.5, 0.6], [0.5, 0.5]])), dict(rate_range=(3, 2))],
+    [
+        dict(n_users=0),
+        dict(rho=1.5),
+        dict(arrival="foo"),
+        dict(preset="nope"),
+        dict(n_channels=0),
+        dict(tau_max=1),
+        dict(arrival="trace"),
+        dict(budget=-1.0),
+        dict(horizon=0),
+        dict(e_max=0.0),
+        dict(kernel=np.array([[0.5, 0.6], [0.5, 0.5]])),
+        dict(rate_range=(3, 2)),
+    ],
 )
 def test_bad_instance_parameters_raise_clear_errors(kwargs):
     with pytest.raises(ValueError) as exc:
@@ -209,13 +221,13 @@ def test_trace_csv_loading_split_and_synthetic_label(tmp_path):
     evalp = trace[:2, 800:]
     for _ in range(20):
         w = inst.arrivals.sample(rng, 100, "train")
-        starts = [s for s in range(701) if np.array_equal(train[:, s:s + 100], w)]
+        starts = [s for s in range(701) if np.array_equal(train[:, s : s + 100], w)]
         assert starts, "train window must come from the first 80% of the trace"
         w = inst.arrivals.sample(rng, 100, "eval")
-        assert any(np.array_equal(evalp[:, s:s + 100], w) for s in range(101))
+        assert any(np.array_equal(evalp[:, s : s + 100], w) for s in range(101))
     env = SchedulingEnv(inst, split="eval")
     env.reset(seed=0)
-    assert any(np.array_equal(evalp[:, s:s + 100], env.arrivals) for s in range(101))
+    assert any(np.array_equal(evalp[:, s : s + 100], env.arrivals) for s in range(101))
     # user-supplied CSV, no comment line; errors are clear
     plain = tmp_path / "plain.csv"
     plain.write_text("1,0,2,3\n0,0,1,1\n")
@@ -234,8 +246,12 @@ def test_arrival_processes_have_their_mean_rates():
     rng = np.random.default_rng(1)
     rates = np.array([0.5, 2.0, 4.0])
     H = 20_000
-    for proc in (PoissonArrivals(rates), MMPPArrivals(rates), PeriodicArrivals(rates, period=10, mode="square"),
-                 PeriodicArrivals(rates, period=5, mode="hold")):
+    for proc in (
+        PoissonArrivals(rates),
+        MMPPArrivals(rates),
+        PeriodicArrivals(rates, period=10, mode="square"),
+        PeriodicArrivals(rates, period=5, mode="hold"),
+    ):
         a = proc.sample(rng, H)
         assert a.shape == (3, H) and a.dtype == np.int64 and a.min() >= 0
         assert np.allclose(a.mean(axis=1), proc.mean_rates, rtol=0.08), proc.kind
@@ -284,3 +300,59 @@ def test_lock_step_batch_matches_env_statistics():
     assert abs(tot.mean() - np.mean(single)) < 4 * se
     with pytest.raises(RuntimeError):
         batch.step(a)
+
+
+def test_env_kernel_equals_batch_kernel_and_returned_arrays_stay_fresh():
+    """The env steps one episode packed into one state array (``step_env``, output rows per episode);
+    the batch steps the same episode with ``step_slot`` on separate arrays. Same seed, same actions:
+    same episode. Every observation and ``info`` array handed out keeps its values through later
+    steps and resets (each is a view of a row no later step writes)."""
+    inst = make_instance(2, "code", n_users=9)
+    env = SchedulingEnv(inst, lam=0.6)
+    batch = SchedulingBatch(inst, 1, lam=0.6)
+    rng = np.random.default_rng(5)
+    kept = []
+    for seed in (3, 4):
+        obs, info = env.reset(seed=seed)
+        assert np.array_equal(obs, batch.reset(seed=seed)[0])
+        kept.append((obs, info, obs.copy(), {k: v.copy() for k, v in info.items()}))
+        for t in range(inst.horizon):
+            a = rng.uniform(-1.2, 1.2, env.buffer_size).astype(np.float32 if t % 2 else np.float64)
+            obs, r, term, trunc, info = env.step(a if t % 3 else np.repeat(a, 2)[::2])
+            b_obs, b_r, b_trunc, b_info = batch.step(a[None])
+            assert obs.dtype == np.float32 and np.array_equal(obs, b_obs[0])
+            for key in ("S", "E", "D", "reward", "channel"):
+                assert info[key].dtype == b_info[key].dtype and np.array_equal(info[key], b_info[key][0]), key
+            assert r == pytest.approx(b_r[0], rel=1e-12) and trunc == b_trunc and not term
+            assert np.array_equal(env.queues, batch.queues[0])
+            kept.append((obs, info, obs.copy(), {k: v.copy() for k, v in info.items()}))
+    for obs, info, obs0, info0 in kept:
+        assert np.array_equal(obs, obs0) and all(np.array_equal(info[k], info0[k]) for k in info0)
+
+
+def test_env_copies_step_on_their_own_state():
+    """deepcopy and pickle give envs with their own state (the packed state refers to the copy's own
+    episode arrays): stepping the original first changes nothing in the copies, which then replay
+    the original's steps exactly."""
+    import copy
+    import pickle
+
+    env = SchedulingEnv(preset="code", n_users=5)
+    env.reset(seed=2)
+    rng = np.random.default_rng(0)
+    actions = [rng.uniform(-1, 1, env.buffer_size).astype(np.float32) for _ in range(8)]
+    for a in actions[:3]:
+        env.step(a)
+    twins = [copy.deepcopy(env), pickle.loads(pickle.dumps(env))]
+    out = [env.step(a) for a in actions[3:]]
+    for twin in twins:
+        assert twin.t == 3
+        for a, (obs, r, _, _, info) in zip(actions[3:], out):
+            t_obs, t_r, _, _, t_info = twin.step(a)
+            assert np.array_equal(obs, t_obs) and r == t_r
+            assert all(np.array_equal(info[k], t_info[k]) for k in info)
+        assert np.array_equal(twin.queues, env.queues)
+    q = env.queues.copy()
+    twins[0].reset(seed=9)
+    twins[0].step(actions[0])
+    assert env.t == 8 and np.array_equal(env.queues, q)  # the original is untouched

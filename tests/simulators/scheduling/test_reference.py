@@ -166,6 +166,47 @@ def test_env_equals_per_packet_reference_step_for_step(name, inst_kw, env_kw):
             assert trunc == (t == env.horizon - 1) and not term
 
 
+def test_vectorised_step_equals_reference_on_edge_cases():
+    """The step computes eight counters' energies and success bounds per vector (scalar for the last
+    B mod 8 counters and for strided actions) and draws eight packets per vector (sixteen for 9-12
+    packets), falling back to exact scalar paths: e / kappa > 1 (e_max = 4), draws near p (unsure),
+    more than 12 packets (binomial). Edge actions: -1 (no energy, no draw), clipped, infinite, -0.0;
+    float32 and float64, contiguous and strided. All must equal the per-packet reference bit for bit."""
+    inst = make_instance(5, "code", n_users=7, tau_range=(1, 7), rate_range=(4, 14), e_max=4.0, horizon=40)
+    lam = 0.3
+    env = SchedulingEnv(inst, lam=lam)
+    assert env.buffer_size % 8 != 0 and env.buffer_size > 16  # full vectors and a scalar tail
+    ref = ReferenceEpisodes(inst, 1, False, 0.0, lam)
+    rng = np.random.default_rng(12)
+    special = np.array([-np.inf, np.inf, -0.0, 0.0, -1.0, 1.0, -1.0, -1.5, 1.5, -0.999, np.nextafter(-1.0, 0.0)])
+    seen = {"9-12 packets": 0, "more than 12": 0, "e / kappa > 1": 0}
+    for episode, seed in enumerate([1, 2]):
+        obs, _ = env.reset(seed=seed)
+        assert obs.tolist() == ref.reset(np.random.default_rng(seed))[0]
+        for t in range(env.horizon):
+            a = np.where(
+                rng.random(env.buffer_size) < 0.3,
+                rng.choice(special, env.buffer_size),
+                rng.uniform(-1.0, 0.2, env.buffer_size),
+            )
+            a = a.astype(np.float32 if t % 2 else np.float64)
+            if t % 3 == 2:
+                a = np.repeat(a, 2)[::2]  # strided: the scalar per-counter pass
+            n = np.array([x for qi in ref.q[0] for x in qi])
+            e = inst.e_max * (np.clip(a.astype(np.float64), -1, 1) + 1) / 2
+            kappa = np.repeat(inst.dist**3 * ref.chans[0, :, t], inst.tau + 1)
+            draws = (n > 0) & (e > 0)
+            seen["9-12 packets"] += int((draws & (n > 8) & (n <= 12)).sum())
+            seen["more than 12"] += int((draws & (n > 12)).sum())
+            seen["e / kappa > 1"] += int((draws & (e / kappa > 1)).sum())
+            obs, r, _, _, info = env.step(a)
+            ref_obs, ref_r, ref_info = ref.step(a[None])
+            assert obs.tolist() == ref_obs[0] and r == ref_r[0], (episode, t)
+            for key, row in zip(("S", "E", "D", "reward"), ref_info[0]):
+                assert info[key].tolist() == row, (episode, t, key)
+    assert min(seen.values()) > 0, seen  # every path was taken
+
+
 def test_batch_equals_per_packet_reference_step_for_step():
     inst = make_instance(4, "code", n_users=5)
     batch = SchedulingBatch(inst, 3, lam=0.4)
