@@ -10,8 +10,10 @@ itself resumable: a finished run (``summary.json``) is skipped, an interrupted o
   normalised ratio P~ (eq. 39, random-policy score measured on the same evaluation seeds), both with
   bootstrap CIs (both arms resampled), actor/critic sparsity, training and inference FLOPs ratios, total
   size incl. targets, and the measured env-steps/s;
-- ``inference_speed.md``: wall-clock time of one RLx2 actor exported to CSR vs its masked dense form at
-  batch 1 and 256 (``deeprl.sparse.benchmark_inference``), measured in this run;
+- ``inference_speed.md`` (and ``figures/rlx2_mujoco_<tag>_inference_speed.md``): wall-clock time of one
+  RLx2 actor exported to the sparse format vs its masked dense form at batch 1 and 256
+  (``deeprl.sparse.benchmark_inference``), measured in this report; the actor is the first RLx2 run under
+  ``--out`` whose checkpoints are on disk (archived runs keep no weights);
 - ``figures/rlx2_mujoco_<tag>_curves.png`` and ``figures/rlx2_mujoco_<tag>.md`` (under ``--figures``):
   evaluation return vs env steps, mean over seeds with a 95 % bootstrap band, and a copy of the table
   (``<tag>`` = ``T<steps>`` plus any non-Tier-A warm-up / scored evals, see :func:`budget_tag`).
@@ -398,9 +400,14 @@ def report(
     write_json(out / "results.json", results)
     (out / "results.md").write_text("\n".join(lines) + "\n")
     (figures / f"rlx2_mujoco_{budget_tag(budget)}.md").write_text("\n".join(lines) + "\n")
-    actor_run = out / envs[0] / "rlx2" / f"seed{seeds[0]}"
-    if "rlx2" in methods and (actor_run / "checkpoints").exists():  # needs the weights, not kept in the archive
-        (out / "inference_speed.md").write_text(inference_speed(actor_run) + "\n")
+    # needs the weights, which the archive does not keep: the first RLx2 run of this sitting that has them
+    actor_run = next(
+        (d for e in envs for s in seeds if ((d := out / e / "rlx2" / f"seed{s}") / "checkpoints").exists()), None
+    )
+    if "rlx2" in methods and actor_run is not None:
+        speed = inference_speed(actor_run) + "\n"
+        (out / "inference_speed.md").write_text(speed)
+        (figures / f"rlx2_mujoco_{budget_tag(budget)}_inference_speed.md").write_text(speed)
     print("\n".join(lines))
     return results
 
