@@ -10,7 +10,9 @@ Runs are sequential, in-process, each in ``<out>/<variant>/`` with its own ``res
 with the same ``--out`` skips finished runs and resumes interrupted ones from their checkpoints.
 Variants: ``dense``, ``mst`` (spec defaults), ``rigl`` (constant ER sparsity chosen by the FLOPs counter
 so that its predicted ratio equals MST's, §7 run 3), ``mst-nohsa``, ``mst-nosv`` (constant 0.9, HSA on),
-``mst-sf0`` and ``dense-matched`` (⌈ratio·T⌉ iterations, lr schedule compressed, §7 run 5).
+``mst-sf0``, ``mst-global`` (one cosine drop fraction over [0, T) instead of the per-phase restarts:
+the restart at t_r drops the weights restoration has just regrown at zero; same FLOPs as ``mst``) and
+``dense-matched`` (⌈ratio·T⌉ iterations, lr schedule compressed, §7 run 5).
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ from deeprl.mst.train import TrainConfig, build_run  # noqa: E402
 from deeprl.sparse import ErdosRenyi  # noqa: E402
 from simulators.cli_util import CliParser, choice_list, csv_of, new_run_dir, nonneg_int, positive_int, write_json  # noqa: E402
 
-VARIANTS = ("dense", "mst", "rigl", "mst-nohsa", "mst-nosv", "mst-sf0", "dense-matched")
+VARIANTS = ("dense", "mst", "rigl", "mst-nohsa", "mst-nosv", "mst-sf0", "mst-global", "dense-matched")
 
 
 def mst_predicted_ratio(config: str, steps: int, vocab: int) -> tuple[float, float]:
@@ -76,6 +78,8 @@ def variant_config(name: str, base: dict, steps: int, mst_ratio: float, rigl_s: 
         kw.update(method="mst", sv=False)
     elif name == "mst-sf0":
         kw.update(method="mst", sf=0.0)
+    elif name == "mst-global":  # the spec's other drop-fraction option (§3.4): same FLOPs, no restart at t_r
+        kw.update(method="mst", drop_schedule="global")
     else:
         raise ValueError(f"variant {name!r} is not one of {', '.join(VARIANTS)}")
     return TrainConfig(**kw)

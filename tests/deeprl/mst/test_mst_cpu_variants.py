@@ -1,0 +1,41 @@
+"""The reduced-protocol driver's variants (benchmarks/mst_cpu.py) configure what their names say."""
+
+from __future__ import annotations
+
+import importlib.util
+import math
+import sys
+from pathlib import Path
+
+import pytest
+
+from deeprl.mst.train import build_run
+
+ROOT = Path(__file__).resolve().parents[3]
+
+
+@pytest.fixture(scope="module")
+def bench():
+    spec = importlib.util.spec_from_file_location("mst_cpu_bench", ROOT / "benchmarks" / "mst_cpu.py")
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = mod
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_mst_global_drops_little_at_restoration_where_mst_restarts(bench, tmp_path: Path) -> None:
+    base = dict(config="tiny", data="fixture", data_dir=str(tmp_path / "data"), seed=0, tensorboard=False,
+                progress=False, eval_interval=100, eval_iters=1)
+    steps, zeta = 200, 0.3
+    runs = {v: build_run(bench.variant_config(v, dict(base, zeta=zeta), steps, 0.3, 0.8), out=tmp_path / v)
+            for v in ("mst", "mst-global")}
+    t_r = runs["mst"].t_r
+    assert 0 < runs["mst"].t_w < t_r < steps
+    f_phase, f_global = (runs[v].trainer.drop_fraction for v in ("mst", "mst-global"))
+    # per-phase: the cosine restarts at ζ at each boundary (eq. (4)); global: one cosine over [0, T)
+    assert f_phase(t_r) == pytest.approx(zeta)
+    assert f_global(t_r) == pytest.approx(zeta / 2 * (1 + math.cos(math.pi * t_r / steps)))
+    assert f_global(t_r) < 0.5 * f_phase(t_r)
+    assert f_phase(0) == f_global(0) == pytest.approx(zeta)
+    # the two differ only in the drop fraction: same target sparsity schedule, hence the same FLOPs
+    assert all(runs["mst"].target(t) == runs["mst-global"].target(t) for t in range(0, steps, 7))
