@@ -56,6 +56,7 @@ class MastConfig:
     eps_anneal_steps: int = 50_000
     target_update_episodes: int = 200
     standardise_rewards: bool = True
+    input_scale: str = "none"  # "bounds": observations/state divided by their spaces' bounds (input_scaling.py)
     hidden: int = 64
     mixer_embed: int = 32
     hypernet_embed: int = 64
@@ -82,6 +83,8 @@ class MastConfig:
             bad("topology", f"one of {', '.join(TOPOLOGIES)}")
         if self.hybrid_order not in HYBRID_ORDERS:
             bad("hybrid_order", f"one of {', '.join(HYBRID_ORDERS)}")
+        if self.input_scale not in ("none", "bounds"):
+            bad("input_scale", "none or bounds")
         if self.optimizer not in ("adam", "rmsprop"):
             bad("optimizer", "adam or rmsprop")
         if self.wqmix_variant not in ("ow", "cw"):

@@ -33,6 +33,7 @@ from deeprl.common import (
 )
 from deeprl.mast.config import MastConfig
 from deeprl.mast.dual_buffer import DualEpisodeReplay
+from deeprl.mast.input_scaling import scale_inputs
 from deeprl.mast.learner import QLearner
 from deeprl.mast.runner import episode_fields, episode_seed, evaluate, linear_epsilon, run_episode
 from simulators.cli_util import write_json
@@ -65,8 +66,8 @@ def train(cfg: MastConfig, run_dir: str | Path, resume: bool = False, stop_after
         ckpt = load_checkpoint(path)
         cfg = MastConfig.from_dict(ckpt["config"])
     np_rng = seed_everything(cfg.seed)
-    env = make_marl_env(cfg.task)
-    eval_env = make_marl_env(cfg.task)
+    env = scale_inputs(make_marl_env(cfg.task), cfg.input_scale)
+    eval_env = scale_inputs(make_marl_env(cfg.task), cfg.input_scale)
     info = env.env_info()
     limit = int(info["episode_limit"])
     total_train = max(1, cfg.steps // limit)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import gymnasium as gym
 import numpy as np
+from gymnasium import spaces
 
 from simulators.marl.base import MarlTask, box_f32
 
@@ -39,6 +40,9 @@ class LBFParallelEnv(MarlTask):
         obs_dim = int(obs_spaces[0].shape[0])
         super().__init__(n, obs_spaces, int(self._env.action_space[0].n), n * obs_dim,
                          int(self._env._max_episode_steps), seed=seed)
+        # the state is the agents' observations side by side: its box is theirs side by side
+        self.state_space = spaces.Box(np.concatenate([o.low for o in obs_spaces]),
+                                      np.concatenate([o.high for o in obs_spaces]), dtype=np.float32)
         self._last_obs: list[np.ndarray] = [np.zeros(obs_dim, np.float32)] * n
         self._terminated = False
 
