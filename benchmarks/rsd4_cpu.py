@@ -140,6 +140,8 @@ def add_lambda_rule_args(ap: CliParser) -> None:
     ap.add_argument("--calibrate-margin", type=nonneg_float, default=d.calibrate_margin,
                     help="with --dual calibrate: hold mean + MARGIN x SE of validation energy to E_b "
                          "(default %(default)s)")
+    ap.add_argument("--calibrate-mix", action="store_true",
+                    help="with --dual calibrate: mix the bracket's two lambdas per episode (Beutler-Ross)")
     ap.add_argument("--split-critic", action="store_true",
                     help="critics output (Q_S, Q_E), combined as Q_S - lambda Q_E (deeprl.rsd4.agent)")
 
@@ -147,7 +149,8 @@ def add_lambda_rule_args(ap: CliParser) -> None:
 def lambda_rule_config(args) -> dict:
     """RSD4Config fields of :func:`add_lambda_rule_args`'s options."""
     return dict(calibrate_range=args.calibrate_range, calibrate_search=args.calibrate_search,
-                calibrate_margin=args.calibrate_margin, split_critic=args.split_critic)
+                calibrate_margin=args.calibrate_margin, calibrate_mix=args.calibrate_mix,
+                split_critic=args.split_critic)
 
 
 def lambda_rule_tags(args, dual: str) -> list[str]:
@@ -163,6 +166,8 @@ def lambda_rule_tags(args, dual: str) -> list[str]:
             tags.append(args.calibrate_search)
         if args.calibrate_margin != d.calibrate_margin:
             tags.append(f"margin{args.calibrate_margin:g}")
+        if args.calibrate_mix:
+            tags.append("mix")
     if args.split_critic:
         tags.append("split")
     return tags

@@ -88,6 +88,11 @@ class RSD4Config:
     # (an upper confidence bound, ours; 0 = on the mean): the validation estimate has a few-% error at
     # 20 episodes, so a lambda that meets E_b exactly on them can overspend on fresh episodes
     calibrate_margin: float = 0.0
+    # "calibrate", bisection: play the infeasible end lambda^- of the final bracket with probability
+    # q = (E_b - E^+)/(E^- - E^+), drawn once per episode, else lambda^+ (Beutler-Ross time sharing, the mixing
+    # spec §3.2 gives the optimum; ours for the learned policy): spends E_b on the validation episodes
+    # instead of the E^+ <= E_b of the feasible end alone
+    calibrate_mix: bool = False
     # critics with two outputs (Q_S, Q_E) combined as Q_S - lambda Q_E (ours; deeprl.rsd4.agent): the
     # reward of eq. (8) is linear in lambda, so the lambda-dependence of the value is exact by construction
     split_critic: bool = False
@@ -115,6 +120,8 @@ class RSD4Config:
                 raise ValueError(f"{name} must be a positive integer, got {v!r}")
         if not (self.calibrate_margin >= 0 and math.isfinite(self.calibrate_margin)):
             raise ValueError(f"calibrate_margin must be a non-negative number, got {self.calibrate_margin!r}")
+        if not isinstance(self.calibrate_mix, bool):
+            raise ValueError(f"calibrate_mix must be True or False, got {self.calibrate_mix!r}")
         for name in ("lr", "obs_scale", "target_sigma", "calibrate_range"):
             if not getattr(self, name) > 0:
                 raise ValueError(f"{name} must be positive, got {getattr(self, name)!r}")

@@ -76,6 +76,8 @@ import numpy as np
 
 from simulators.scheduling.optimal import solve_dual
 
+MIX_STREAM = 0x6D6978  # SeedSequence stream of the per-episode mixing draws ("mix")
+
 
 class DualAscent:
     """Projected dual ascent on lambda (eq. (17a)) with iterate averaging at the freeze (eq. (17b)).
@@ -109,6 +111,7 @@ class DualAscent:
         self.energies: deque[float] = deque(maxlen=self.window)
         self.episodes_seen = 0
         self.iterates: list[float] = []  # lambda_k at each update of (17a), for (17b)
+        self.mix: tuple[float, float] | None = None  # calibrate with mixing: (lambda^-, its probability q)
         self.frozen = False
 
     def project(self, lam: float) -> float:
@@ -146,8 +149,14 @@ class DualAscent:
             return self.sample(rng, size)
         return self.lam if size is None else np.full(size, self.lam)
 
-    def calibrate(self, energy_at: Callable[[float], float], rel_tol: float = 1.0 / 128) -> dict:
+    def calibrate(self, energy_at: Callable[[float], float], rel_tol: float = 1.0 / 128, mix: bool = False) -> dict:
         """Set lambda to the feasible end of the bisection of ``solve_dual`` on ``energy_at(lambda)``.
+
+        With ``mix`` (config ``calibrate_mix``), also keep the infeasible end lambda^- of the final bracket
+        and its Beutler-Ross weight q = (E_b - E^+)/(E^- - E^+) (spec §3.2's mixing of the optimum):
+        :meth:`episode_lambda` then plays lambda^- in a fraction q of the episodes, so the mean energy on
+        the validation episodes is E_b rather than E^+ (our choice for the learned policy; time sharing
+        across episodes meets the long-run average budget in expectation).
 
         ``energy_at`` is the mean energy per slot of the greedy policy at lambda on fixed validation
         episodes. Stops when the bracket is below ``rel_tol * lambda_max`` (~log2(1/rel_tol) + 2 calls).
@@ -162,8 +171,20 @@ class DualAscent:
 
         sol = solve_dual(at, self.budget, self.lam_max, rel_tol=rel_tol)
         self.lam = float(sol.hi.lam)
-        return {"lam": self.lam, "energy": sol.hi.energy_rate, "calls": len(calls),
-                "feasible": bool(sol.hi.energy_rate <= self.budget)}
+        feasible = bool(sol.hi.energy_rate <= self.budget)
+        self.mix = (float(sol.lo.lam), float(sol.mix)) if mix and feasible and sol.mix > 0 else None
+        return {"lam": self.lam, "energy": sol.hi.energy_rate, "calls": len(calls), "feasible": feasible,
+                "mix": self.mix, "mixed_energy": float(sol.energy) if self.mix else sol.hi.energy_rate}
+
+    def episode_lambda(self, seed: int) -> float:
+        """The lambda of the greedy episode with seed ``seed``: lambda, or with mixing lambda^- when a
+        uniform drawn from the seed alone is below q (the same draw for the same seed: common random
+        numbers across evaluations)."""
+        if self.mix is None:
+            return self.lam
+        lam_lo, q = self.mix
+        u = np.random.default_rng(np.random.SeedSequence([MIX_STREAM, int(seed)])).random()
+        return lam_lo if u < q else self.lam
 
     def calibrate_grid(self, measure: Callable[[float], tuple[float, float]], points: int = 17) -> dict:
         """Set lambda to the best feasible point of a grid (``calibrate_search='grid'``, ours).
@@ -181,6 +202,7 @@ class DualAscent:
         feasible = [i for i, (e, _) in enumerate(res) if e <= self.budget]
         best = max(feasible, key=lambda i: res[i][1]) if feasible else min(range(len(res)), key=lambda i: res[i][0])
         self.lam = float(grid[best])
+        self.mix = None
         return {"lam": self.lam, "energy": res[best][0], "calls": len(res), "feasible": bool(feasible)}
 
     def averaged(self) -> float:
@@ -198,7 +220,8 @@ class DualAscent:
 
     def state_dict(self) -> dict:
         return {"lam": self.lam, "energies": list(self.energies), "episodes_seen": self.episodes_seen,
-                "iterates": list(self.iterates), "frozen": self.frozen}
+                "iterates": list(self.iterates), "frozen": self.frozen,
+                "mix": None if self.mix is None else list(self.mix)}
 
     def load_state_dict(self, s: dict) -> None:
         self.lam = float(s["lam"])
@@ -206,3 +229,4 @@ class DualAscent:
         self.episodes_seen = int(s["episodes_seen"])
         self.iterates = [float(x) for x in s.get("iterates", [])]
         self.frozen = bool(s.get("frozen", False))
+        self.mix = None if s.get("mix") is None else (float(s["mix"][0]), float(s["mix"][1]))

@@ -111,7 +111,8 @@ class Trainer:
     def evaluate(self, episodes: int | None = None, base_seed: int = VALIDATION_SEED) -> dict:
         """Greedy episodes with seeds ``base_seed + k``: validation seeds during training, ``EVAL_SEED`` at the end."""
         k = self.cfg.eval_episodes if episodes is None else episodes
-        res = [self.run_episode(base_seed + e, explore=False, lam=self.dual.lam) for e in range(k)]
+        res = [self.run_episode(base_seed + e, explore=False, lam=self.dual.episode_lambda(base_seed + e))
+               for e in range(k)]
         tp = np.array([r["throughput"] for r in res])
         en = np.array([r["energy"] for r in res])
         return {"throughput": float(tp.mean()), "energy": float(en.mean()),
@@ -135,7 +136,7 @@ class Trainer:
 
         if self.cfg.calibrate_search == "grid":
             return self.dual.calibrate_grid(measure)
-        return self.dual.calibrate(lambda lam: measure(lam)[0])
+        return self.dual.calibrate(lambda lam: measure(lam)[0], mix=self.cfg.calibrate_mix)
 
     def sample_batch(self) -> dict[str, torch.Tensor]:
         cfg = self.cfg
@@ -239,7 +240,7 @@ class Trainer:
                         self.calibrate()  # only where the evaluation can select (earlier: last lambda)
                     ev = self.evaluate()
                     row.update({"eval/throughput": ev["throughput"], "eval/energy": ev["energy"]})
-                    rec = {"episode": self.episode, "lam": self.dual.lam, **ev}
+                    rec = {"episode": self.episode, "lam": self.dual.lam, "mix": self.dual.mix, **ev}
                     self.history.append(rec)
                     ok = ev["energy"] <= 1.02 * self.inst.budget
                     if self.episode >= select_from and ok and (self.best is None
@@ -276,6 +277,7 @@ class Trainer:
         if self.best is not None:
             self.agent.load_state_dict(self.best["agent"])
             self.dual.lam = float(self.best["lam"])  # the lambda (input g(t)) those weights were validated at
+            self.dual.mix = self.best.get("mix")
             chosen = f"best of last 20% (episode {self.best['episode']})"
         if cfg.dual == "calibrate":  # re-calibrate the chosen weights on more validation episodes
             self.calibrate(max(cfg.eval_episodes, 20))
@@ -284,6 +286,7 @@ class Trainer:
         summary = {
             "variant": cfg.variant, "partial": cfg.partial, "seed": cfg.seed, "episodes": self.episode,
             "instance": inst.describe(), "policy": chosen, "lambda": self.dual.lam,
+            "lambda_mix": None if self.dual.mix is None else list(self.dual.mix),
             "throughput": ev["throughput"], "throughput_se": ev["throughput_se"],
             "energy_per_slot": ev["energy"], "budget": inst.budget,
             "constraint_satisfied": bool(ev["energy"] <= inst.budget),

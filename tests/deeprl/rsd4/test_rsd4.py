@@ -300,10 +300,62 @@ def test_calibrate_bisects_to_the_feasible_side_of_the_budget_crossing():
     assert info["energy"] == pytest.approx(3.0 * (1.0 - d.lam)) and info["energy"] <= 1.0 and info["feasible"]
     assert info["calls"] == 7 + 2
     zero = DualAscent(budget=1.0, lam_max=1.0, mode="calibrate")
-    assert zero.calibrate(lambda lam: 0.5) == {"lam": 0.0, "energy": 0.5, "calls": 1, "feasible": True}
+    info = zero.calibrate(lambda lam: 0.5)
+    assert {k: info[k] for k in ("lam", "energy", "calls", "feasible")} == {
+        "lam": 0.0, "energy": 0.5, "calls": 1, "feasible": True}
+    assert info["mix"] is None and zero.episode_lambda(3) == 0.0
     over = DualAscent(budget=1.0, lam_max=1.0, mode="calibrate")
     info = over.calibrate(lambda lam: 3.0)  # even lambda_max overspends: reported, not hidden
     assert over.lam == 1.0 and not info["feasible"]
+
+
+def test_calibrate_mix_time_shares_the_bracket_ends_to_spend_the_budget():
+    """E(lambda) = 2 below 0.5, 0.5 from 0.5 on; E_b = 1: the bracket ends straddle 0.5 and the Beutler-Ross
+    weight of lambda^- is q = (1 - 0.5) / (2 - 0.5) = 1/3; one draw per episode seed, the same for the same seed."""
+    def energy(lam):
+        return 2.0 if lam < 0.5 else 0.5
+
+    plain = DualAscent(budget=1.0, lam_max=1.0, mode="calibrate")
+    plain.calibrate(energy)
+    assert plain.mix is None and {plain.episode_lambda(s) for s in range(50)} == {plain.lam}
+    d = DualAscent(budget=1.0, lam_max=1.0, mode="calibrate")
+    info = d.calibrate(energy, mix=True)
+    lam_lo, q = d.mix
+    assert lam_lo < 0.5 <= d.lam == plain.lam and d.lam - lam_lo <= 1 / 128 + 1e-12
+    assert q == pytest.approx(1 / 3) and info["mixed_energy"] == pytest.approx(1.0) and info["energy"] == 0.5
+    lams = np.array([d.episode_lambda(s) for s in range(3000)])
+    assert set(np.unique(lams)) == {lam_lo, d.lam}
+    assert abs((lams == lam_lo).mean() - 1 / 3) < 0.03  # 3 SE of a Bernoulli(1/3) mean over 3000 seeds
+    assert np.mean([energy(x) for x in lams]) == pytest.approx(1.0, abs=0.05)
+    assert all(d.episode_lambda(s) == lams[s] for s in range(100))  # common random numbers
+    again = DualAscent(budget=1.0, lam_max=1.0, mode="calibrate")
+    again.load_state_dict(d.state_dict())
+    assert again.mix == d.mix and [again.episode_lambda(s) for s in range(100)] == list(lams[:100])
+    over = DualAscent(budget=1.0, lam_max=1.0, mode="calibrate")
+    over.calibrate(lambda lam: 3.0, mix=True)  # no feasible end: nothing to mix with
+    assert over.mix is None and over.lam == 1.0
+
+
+def test_trainer_with_calibrate_mix_evaluates_the_mixture(tmp_path, monkeypatch):
+    from deeprl.rsd4 import train as train_mod
+
+    tr = Trainer(small_cfg(dual="calibrate", eval_episodes=2, calibrate_mix=True), tmp_path)
+    b, lam_max = tr.dual.budget, tr.dual.lam_max
+    played: list[float] = []
+
+    def fake(seed, explore=True, lam=0.0):
+        played.append(lam)
+        return {"energy": b * (2.0 if lam < 0.5 * lam_max else 0.5), "throughput": 1.0}
+
+    monkeypatch.setattr(tr, "run_episode", fake)
+    info = tr.calibrate()
+    assert tr.dual.mix is not None and info["mix"] == tr.dual.mix
+    played.clear()
+    ev = tr.evaluate(400, base_seed=train_mod.EVAL_SEED)
+    assert set(played) == {tr.dual.mix[0], tr.dual.lam}
+    assert ev["energy"] == pytest.approx(b, rel=0.1)  # E_b in expectation, not E^+ = 0.5 E_b
+    with pytest.raises(ValueError, match="calibrate_mix"):
+        small_cfg(calibrate_mix="yes")
 
 
 def test_calibrate_mode_never_steps_and_samples_the_whole_interval():
