@@ -7,23 +7,16 @@ run and the code commit, the report reads archived runs, and other settings neve
 
 from __future__ import annotations
 
-import importlib.util
+import importlib
 import json
-import sys
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[3]
-
 
 @pytest.fixture(scope="module")
 def bench():
-    spec = importlib.util.spec_from_file_location("mast_cpu_bench", ROOT / "benchmarks" / "mast_cpu.py")
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = mod
-    spec.loader.exec_module(mod)
-    return mod
+    return importlib.import_module("benchmarks.mast_cpu")  # the repository root is on sys.path under pytest
 
 
 def parse(bench, tmp_path: Path, *extra: str):

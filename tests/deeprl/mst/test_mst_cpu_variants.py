@@ -2,25 +2,18 @@
 
 from __future__ import annotations
 
-import importlib.util
+import importlib
 import math
-import sys
 from pathlib import Path
 
 import pytest
 
 from deeprl.mst.train import build_run
 
-ROOT = Path(__file__).resolve().parents[3]
-
 
 @pytest.fixture(scope="module")
 def bench():
-    spec = importlib.util.spec_from_file_location("mst_cpu_bench", ROOT / "benchmarks" / "mst_cpu.py")
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = mod
-    spec.loader.exec_module(mod)
-    return mod
+    return importlib.import_module("benchmarks.mst_cpu")  # the repository root is on sys.path under pytest
 
 
 def test_mst_global_drops_little_at_restoration_where_mst_restarts(bench, tmp_path: Path) -> None:

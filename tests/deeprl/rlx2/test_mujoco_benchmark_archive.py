@@ -7,23 +7,15 @@ commit and command that made it, the report reads archived runs, and a failed ru
 
 from __future__ import annotations
 
-import importlib.util
+import importlib
 import json
-import sys
-from pathlib import Path
 
 import pytest
-
-ROOT = Path(__file__).resolve().parents[3]
 
 
 @pytest.fixture(scope="module")
 def bench():
-    spec = importlib.util.spec_from_file_location("rlx2_mujoco_bench", ROOT / "benchmarks" / "rlx2_mujoco.py")
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = mod
-    spec.loader.exec_module(mod)
-    return mod
+    return importlib.import_module("benchmarks.rlx2_mujoco")  # the repository root is on sys.path under pytest
 
 
 def fake_summary(score: float, seed: int) -> dict:
