@@ -36,7 +36,7 @@ PROG = "python -m deeprl mast"
 
 
 def build_parser() -> CliParser:
-    from deeprl.mast.config import ALGORITHMS, PRESETS, TOPOLOGIES
+    from deeprl.mast.config import ALGORITHMS, INPUT_SCALES, PRESETS, TOPOLOGIES
     from deeprl.mast.td_lambda import HYBRID_ORDERS
 
     p = CliParser(prog=PROG, description=__doc__.split("\n\n")[0],
@@ -99,7 +99,7 @@ def build_parser() -> CliParser:
     h.add_argument("--res-beta", type=positive_float, default=0.05)
     h.add_argument("--res-lambda", type=float, default=0.05)
     h.add_argument("--no-standardise-rewards", action="store_true")
-    h.add_argument("--input-scale", choices=("none", "bounds"), default="none",
+    h.add_argument("--input-scale", choices=INPUT_SCALES, default="none",
                    help="'bounds': divide observations and state by their spaces' bounds (our choice)")
     h.add_argument("--eval-interval", type=positive_int, default=10_000)
     h.add_argument("--eval-episodes", type=positive_int, default=20)

@@ -16,6 +16,7 @@ from deeprl.mast.td_lambda import HYBRID_ORDERS
 
 ALGORITHMS = ("qmix", "wqmix", "res")
 TOPOLOGIES = ("dense", "static", "rigl")
+INPUT_SCALES = ("none", "bounds")  # deeprl.mast.input_scaling
 PRESETS = ("mast", "rigl", "static", "dense")
 
 
@@ -83,8 +84,8 @@ class MastConfig:
             bad("topology", f"one of {', '.join(TOPOLOGIES)}")
         if self.hybrid_order not in HYBRID_ORDERS:
             bad("hybrid_order", f"one of {', '.join(HYBRID_ORDERS)}")
-        if self.input_scale not in ("none", "bounds"):
-            bad("input_scale", "none or bounds")
+        if self.input_scale not in INPUT_SCALES:
+            bad("input_scale", f"one of {', '.join(INPUT_SCALES)}")
         if self.optimizer not in ("adam", "rmsprop"):
             bad("optimizer", "adam or rmsprop")
         if self.wqmix_variant not in ("ow", "cw"):

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 from gymnasium import spaces
 
-INPUT_SCALES = ("none", "bounds")
+from deeprl.mast.config import INPUT_SCALES
 
 
 def bound_scale(space: spaces.Box) -> np.ndarray:
@@ -48,7 +48,7 @@ class ScaledInputs:
         return self._obs_spaces[agent]
 
     def _scale(self, obs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        return {a: (np.asarray(o, np.float32) / self._obs_scale[a]).astype(np.float32) for a, o in obs.items()}
+        return {a: np.asarray(o, np.float32) / self._obs_scale[a] for a, o in obs.items()}  # float32 / float32
 
     def reset(self, seed: int | None = None, options: dict | None = None) -> tuple[dict, dict]:
         obs, infos = self.env.reset(seed=seed, options=options)
@@ -59,7 +59,7 @@ class ScaledInputs:
         return self._scale(obs), rew, term, trunc, infos
 
     def state(self) -> np.ndarray:
-        return (np.asarray(self.env.state(), np.float32) / self._state_scale).astype(np.float32)
+        return np.asarray(self.env.state(), np.float32) / self._state_scale
 
 
 def scale_inputs(env: Any, mode: str) -> Any:
