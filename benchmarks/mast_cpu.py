@@ -9,18 +9,19 @@ network (agent, mixer incl. hypernetworks). Tasks: ``lbf`` (Foraging-8x8-2p-2f-c
 Sub-commands:
 
 - ``run``: every (task, arm, seed) is one ``python -m deeprl mast`` process with its own folder under
-  ``--out``; ``--workers`` run in parallel (one torch thread each), or ``--backend ray`` sends them to an
-  existing Ray cluster. Resumable: finished runs (``summary.json``) are skipped, interrupted ones resumed.
-  Each finished run's summary is kept, with its command and code commit, in ``--archive``
+  ``--out``/<budget tag> (the archive's tag below, so sweeps of other settings never share run folders);
+  ``--workers`` run in parallel (one torch thread each), or ``--backend ray`` sends them to an existing Ray
+  cluster. Resumable: finished runs (``summary.json``) are skipped, interrupted ones resumed. Each finished
+  run's summary is kept, with its command and code commit, in ``--archive``
   (``benchmarks/results/mast_cpu/<budget tag>/<task>-<arm>-seed<s>.json``, in the repository;
-  ``benchmarks/run_archive.py``) and an archived run is never run again, so E-M1 (~7 CPU-hours) is run a
-  few seeds at a time across sittings. When all are done it runs ``report``.
-- ``report``: from the archive and the run folders, writes ``results.json`` / ``results.md`` (per task and arm: score =
-  mean of the last k greedy evaluations, 95% bootstrap CI over seeds; normalised ratio P~ of spec eq. (39)
-  against dense QMIX with the random-policy score measured on the same evaluation seeds, both arms
-  resampled; raw ratio P eq. (38); success rate (LBF); density; training and inference FLOPs ratios,
-  eqs. (18)-(19)), and ``figures/mast_cpu_<task>_<budget>k.png`` (evaluation return vs env steps, mean over seeds
-  with a 95% bootstrap band). It prints the E-M1 acceptance checks, pass or fail.
+  ``benchmarks/run_archive.py``) and an archived run is never run again, so E-M1 (~7 CPU-hours) is run a few
+  seeds at a time across sittings. When all are done it runs ``report``.
+- ``report``: from the archive and the run folders, writes ``results.json`` / ``results.md`` (per task and
+  arm: score = mean of the last k greedy evaluations, 95% bootstrap CI over seeds; normalised ratio P~ of spec
+  eq. (39) against dense QMIX with the random-policy score measured on the same evaluation seeds, both arms
+  resampled; raw ratio P eq. (38); success rate (LBF); density; training and inference FLOPs ratios, eqs.
+  (18)-(19)), and ``figures/mast_cpu_<task>_<budget>k[_<extra>].png`` (evaluation return vs env steps, mean
+  over seeds with a 95% bootstrap band). It prints the E-M1 acceptance checks, pass or fail.
 - ``speed``: environment steps/s of each wrapper (random available actions, after one untimed warm-up
   episode) and training steps/s of the learner (batch 32 episodes) for dense and 90%-sparse MAST,
   measured now, one thread. ``--speed-tasks smax-3m --tasks smax-3m`` measures SMAX (extra ``[smax]``).
@@ -38,6 +39,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import subprocess
 import sys
 import time
@@ -93,6 +95,18 @@ def budget_tag(args: Any) -> str:
     return tag
 
 
+def work_dir(args: Any) -> Path:
+    """Where this sweep's run folders live: ``--out``/<budget tag>, so runs of other settings (steps,
+    sparsity, evaluation, ``--extra``) in the same ``--out`` are never read back or resumed as this one's."""
+    return Path(args.out) / budget_tag(args)
+
+
+def extra_slug(args: Any) -> str:
+    """``--extra`` as a file-name part (``--input-scale=bounds`` -> ``_input-scale-bounds``; none: '')."""
+    slug = re.sub(r"[^A-Za-z0-9.]+", "-", " ".join(args.extra)).strip("-")
+    return f"_{slug}" if slug else ""
+
+
 def archive_file(args: Any, task: str, arm: str, seed: int) -> Path | None:
     """Where this run's summary is kept (None with ``--archive none``)."""
     if args.archive == "none":
@@ -105,14 +119,14 @@ def fresh_cmd(args: Any, task: str, arm: str, seed: int) -> list[str]:
     return ["python", "-m", "deeprl", "mast", "--no-progress", "--threads", "1", "--task", task, "--preset", arm,
             "--seed", str(seed), "--steps", str(args.steps), "--sparsity", str(args.sparsity), "--algorithm",
             args.algorithm, "--eval-interval", str(args.eval_interval), "--eval-episodes", str(args.eval_episodes),
-            "--out", str(args.out), "--name", run_name(task, arm, seed), *args.extra]
+            "--out", str(work_dir(args)), "--name", run_name(task, arm, seed), *args.extra]
 
 
 def _job_cmd(args: Any, task: str, arm: str, seed: int) -> list[str] | None:
     """The command still to run for this job (None: archived or finished)."""
     if read_archived(archive_file(args, task, arm, seed)) is not None:
         return None
-    found = find_run(Path(args.out), task, arm, seed)
+    found = find_run(work_dir(args), task, arm, seed)
     if found is not None and (found / "summary.json").exists():
         return None
     if found is not None:
@@ -124,7 +138,7 @@ def archive_finished(args: Any, jobs: Sequence[tuple[str, str, int]], code: str)
     """Copy every finished, not yet archived run's summary into the archive."""
     for t, a, s in jobs:
         f = archive_file(args, t, a, s)
-        run = find_run(Path(args.out), t, a, s)
+        run = find_run(work_dir(args), t, a, s)
         if f is None or f.exists() or run is None or not (run / "summary.json").exists():
             continue
         archive_summary(f, json.loads((run / "summary.json").read_text()), fresh_cmd(args, t, a, s), code)
@@ -137,7 +151,7 @@ def _run_subprocess(cmd: list[str], log: Path) -> int:
 
 
 def cmd_run(args: Any) -> int:
-    out = Path(args.out)
+    out = work_dir(args)
     out.mkdir(parents=True, exist_ok=True)
     # seed-major order: an interrupted sweep leaves every (task, arm) with the same seeds done
     jobs = [(t, a, s) for s in args.seeds for t in args.tasks for a in args.arms]
@@ -184,7 +198,7 @@ def _boot_ratio_ci(a: np.ndarray, d: np.ndarray, r0: float, rng: np.random.Gener
 
 def collect(args: Any) -> dict[str, Any]:
     """Summaries per task and arm over ``args.seeds``: archived ones first, else the run folders'."""
-    out = Path(args.out)
+    out = work_dir(args)
     runs: dict[str, dict[str, list[dict[str, Any]]]] = {t: {a: [] for a in args.arms} for t in args.tasks}
     for t in args.tasks:
         for a in args.arms:
@@ -204,7 +218,7 @@ def cmd_report(args: Any) -> int:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    out = Path(args.out)
+    out = work_dir(args)
     out.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(0)
     runs = collect(args)
@@ -262,9 +276,9 @@ def cmd_report(args: Any) -> int:
         ax.set_title(f"{t}: QMIX arms at sparsity {args.sparsity:g} ({len(args.seeds)} seeds, 95% CI)")
         ax.legend(fontsize=8)
         fig.tight_layout()
-        # the budget in the name: a report at another budget never overwrites this one's figure
+        # the budget and --extra in the name: a report of other settings never overwrites this one's figure
         budget_k = int(round((results["budget_env_steps"] or 0) / 1000))
-        fig.savefig(fig_dir / f"mast_cpu_{t}_{budget_k}k.png", dpi=120)
+        fig.savefig(fig_dir / f"mast_cpu_{t}_{budget_k}k{extra_slug(args)}.png", dpi=120)
         plt.close(fig)
     checks = acceptance(results)
     results["acceptance_E_M1"] = checks

@@ -1,16 +1,15 @@
 """RSD4 vs its ablations and the model-based baselines on one scheduling system (RSD4 spec §5).
 
-Trains RSD4, RTD3, SD3, TD3 and RSD4 with the oracle multiplier fixed (``rsd4-oracle``: lambda* of
-V_open when the channel is hidden, of V_full when it is observed) for ``--episodes`` episodes and
-``--seeds`` seeds, two runs in parallel (one torch thread each), and evaluates the baselines on the
-same instance and the same 20 evaluation episodes (seeds 10**9 + k, paired with the learners' final
-evaluation): V_full (packet DP, channel observed: the optimum), V_open (channel-blind reference),
-drift-plus-penalty (channel-blind when hidden), EDF and uniform energy. Prints a table (mean over
-seeds with a bootstrap 95% CI), checks the targets T2-T5 of spec §5, and writes results.json,
-table.md and a figure (throughput against V_full, energy against the budget) to a fresh folder under
-``--out`` (and, for a full run, the figure and the table to
-``figures/rsd4_cpu_<obs>_rho<rho>_<episodes>ep_<dual>_wd<weight decay>.*``, so runs at another budget or
-with other settings never overwrite them).
+Trains RSD4, RTD3, SD3, TD3 and RSD4 with the oracle multiplier fixed (``rsd4-oracle``: lambda* of V_open
+when the channel is hidden, of V_full when it is observed) for ``--episodes`` episodes and ``--seeds``
+seeds, two runs in parallel (one torch thread each), and evaluates the baselines on the same instance and
+the same ``--eval-episodes`` evaluation episodes (default 20; seeds 10**9 + k, paired with the learners'
+final evaluation): V_full (packet DP, channel observed: the optimum), V_open (channel-blind reference),
+drift-plus-penalty (channel-blind when hidden), EDF and uniform energy. Prints a table (mean over seeds with
+a bootstrap 95% CI), checks the targets T2-T5 of spec §5, and writes results.json, table.md and a figure
+(throughput against V_full, energy against the budget) to a fresh folder under ``--out`` (and, for a full
+run, the figure and the table to ``figures/rsd4_cpu_<obs>_rho<rho>_<episodes>ep_<dual>_wd<weight decay>.*``,
+so runs at another budget or with other settings never overwrite them).
 
 Energy is reported for every method and every run: energy per slot, E/E_b (mean and worst seed), and
 how many seeds meet E <= E_b and E <= 1.05 E_b; a throughput target counts only if every run of the
@@ -65,7 +64,7 @@ from simulators.cli_util import (  # noqa: E402
 )
 
 VARIANTS = ("rsd4", "rtd3", "sd3", "td3", "rsd4-oracle")
-EVAL_EPISODES = 20
+EVAL_EPISODES = 20  # the default of --eval-episodes (the figures/ tables of earlier runs used it)
 
 
 def _run_one(job: dict) -> dict:
@@ -105,7 +104,7 @@ def bootstrap_ci(x: np.ndarray, rng: np.random.Generator, n: int = 2000) -> tupl
     return float(np.quantile(means, 0.025)), float(np.quantile(means, 0.975))
 
 
-def baselines(inst, partial: bool, seed: int) -> tuple[list[dict], dict]:
+def baselines(inst, partial: bool, seed: int, episodes: int = EVAL_EPISODES) -> tuple[list[dict], dict]:
     from deeprl.rsd4.train import EVAL_SEED
     from simulators.scheduling.evaluation import evaluate, tune_dpp, tune_edf, tuned_uniform
     from simulators.scheduling.optimal import PacketTablePolicy, optimal_full_info, solve_open_loop
@@ -119,7 +118,7 @@ def baselines(inst, partial: bool, seed: int) -> tuple[list[dict], dict]:
                            ("V_open (channel-blind DP)", PacketTablePolicy(op, "V_open"), False),
                            (dpp.name, dpp, dpp.needs_channel), (edf.name, edf, False),
                            ("uniform", tuned_uniform(inst), False)):
-        r = evaluate(pol, inst, EVAL_EPISODES, EVAL_SEED, partial=not obs)
+        r = evaluate(pol, inst, episodes, EVAL_SEED, partial=not obs)
         rows.append({"label": name, "throughput": r.throughput, "energy_per_slot": r.energy,
                      "observes_channel": obs})
     refs = {"v_full": full.throughput, "v_full_lam": full.lam_star, "v_open": op.throughput,
@@ -173,6 +172,21 @@ def lambda_rule_tags(args, dual: str) -> list[str]:
     return tags
 
 
+def protocol_tags(args) -> list[str]:
+    """Name parts of the learning/evaluation options that differ from the defaults (gamma<g>, random<n>,
+    eval<k>), so a figure of another protocol never overwrites one in figures/."""
+    from deeprl.rsd4 import RSD4Config
+
+    d, tags = RSD4Config(), []
+    if args.gamma is not None and args.gamma != d.gamma:
+        tags.append(f"gamma{args.gamma:g}")
+    if args.random_steps is not None and args.random_steps != d.random_steps:
+        tags.append(f"random{args.random_steps}")
+    if args.eval_episodes != EVAL_EPISODES:
+        tags.append(f"eval{args.eval_episodes}")
+    return tags
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = CliParser(prog="rsd4_cpu", description=__doc__.split("\n")[0])
     ap.add_argument("--seeds", type=csv_of(nonneg_int), default=[0, 1, 2])
@@ -186,6 +200,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--weight-decay", type=nonneg_float, default=None,
                     help="weight decay of every learner (default: the config's, 1e-4; the code's is 0.1)")
     add_lambda_rule_args(ap)
+    ap.add_argument("--eval-episodes", type=positive_int, default=EVAL_EPISODES,
+                    help="fresh episodes every learner's final policy and every baseline is scored on "
+                         "(default %(default)s)")
+    ap.add_argument("--gamma", type=probability, default=None,
+                    help="discount of every learner (default: the config's, 0.99)")
+    ap.add_argument("--random-steps", type=nonneg_int, default=None,
+                    help="random-action steps before learning (default: the config's, 10^4)")
     ap.add_argument("--jobs", type=positive_int, default=2, help="parallel training processes")
     ap.add_argument("--smoke", action="store_true", help="N = 2, 30 episodes, 1 seed: checks the pipeline")
     ap.add_argument("--out", default="runs/rsd4_cpu")
@@ -202,7 +223,10 @@ def main(argv: list[str] | None = None) -> int:
     wd = defaults.weight_decay if args.weight_decay is None else args.weight_decay
     base = dict(preset="bench", rho=args.rho, partial=partial, instance_seed=args.instance_seed,
                 episodes=args.episodes, eval_every=max(1, args.episodes // 20), checkpoint_every=50,
-                dual=dual, weight_decay=wd, **lambda_rule_config(args))
+                dual=dual, weight_decay=wd, final_eval_episodes=args.eval_episodes, **lambda_rule_config(args))
+    for name in ("gamma", "random_steps"):
+        if getattr(args, name) is not None:
+            base[name] = getattr(args, name)
     seeds = args.seeds
     if args.smoke:
         base.update(n_users=2, episodes=30, eval_every=10, random_steps=1000, batch_size=16, n_samples=10)
@@ -216,7 +240,7 @@ def main(argv: list[str] | None = None) -> int:
         name = f"{'partial' if partial else 'full'}-rho{args.rho}" + ("-smoke" if args.smoke else "")
         out = new_run_dir(args.out, name)
     print(f"instance {inst.describe()}\nrun folder {out}", flush=True)
-    base_rows, refs = baselines(inst, partial, args.instance_seed)
+    base_rows, refs = baselines(inst, partial, args.instance_seed, args.eval_episodes)
     oracle_lam = refs["v_open_lam"] if partial else refs["v_full_lam"]
     jobs = []
     for v in args.variants:
@@ -257,7 +281,7 @@ def main(argv: list[str] | None = None) -> int:
                      f"{r['energy_per_slot']:.3f} | {r['energy_per_slot'] / budget:.3f} | "
                      f"{r['worst_energy_per_slot'] / budget:.3f} | {r['runs_within_budget']}/{n} | "
                      f"{r['runs_within_5pct']}/{n} | {lam} |")
-    lines += ["", "Every learned run (20 evaluation episodes each):", "",
+    lines += ["", f"Every learned run ({args.eval_episodes} evaluation episodes each):", "",
               "| run | seed | throughput | energy/slot | E/E_b | constraint E <= E_b | lambda | policy | seconds |",
               "|---|---|---|---|---|---|---|---|---|"]
     for r in results:
@@ -311,7 +335,7 @@ def main(argv: list[str] | None = None) -> int:
     if not args.smoke:
         Path("figures").mkdir(exist_ok=True)
         stem = f"rsd4_cpu_{'partial' if partial else 'full'}_rho{args.rho}_{args.episodes}ep_{dual}_wd{wd:g}"
-        stem += "".join(f"_{t}" for t in lambda_rule_tags(args, dual))
+        stem += "".join(f"_{t}" for t in lambda_rule_tags(args, dual) + protocol_tags(args))
         if args.variants != list(VARIANTS):
             stem += "_" + "-".join(args.variants)
         shutil.copy(fig_path, Path("figures") / f"{stem}.png")

@@ -46,6 +46,8 @@ def build_parser() -> CliParser:
     g.add_argument("--stop-after", type=positive_int, default=None, metavar="N",
                    help="stop after N episodes, leaving a checkpoint (an interruption)")
     g.add_argument("--eval-every", type=positive_int, default=d.eval_every)
+    g.add_argument("--final-eval-episodes", type=positive_int, default=d.final_eval_episodes,
+                   help="fresh episodes of the final score in summary.json (default %(default)s)")
     g.add_argument("--checkpoint-every", type=positive_int, default=d.checkpoint_every)
     g.add_argument("--threads", type=positive_int, default=d.threads, help="torch CPU threads")
     g.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -99,6 +101,7 @@ def build_parser() -> CliParser:
 def config_from_args(args) -> RSD4Config:
     return RSD4Config(
         variant=args.variant, episodes=args.episodes, seed=args.seed, eval_every=args.eval_every,
+        final_eval_episodes=args.final_eval_episodes,
         checkpoint_every=args.checkpoint_every, threads=args.threads, preset=args.preset, n_users=args.n_users,
         instance_seed=args.instance_seed, rho=args.rho, partial=not args.observe_channel,
         obs_noise=args.obs_noise, budget=args.budget, horizon=args.horizon, lr=args.lr,

@@ -270,7 +270,8 @@ class Trainer:
         differ from the final frozen lambda; ``'calibrate'`` then re-calibrates them on 20 validation episodes).
 
         The selection uses validation episodes (``VALIDATION_SEED``); the reported numbers come from
-        fresh episodes (``EVAL_SEED``), the same ones the baselines are scored on.
+        ``max(eval_episodes, final_eval_episodes)`` fresh episodes (``EVAL_SEED + k``), the same ones the
+        baselines are scored on.
         """
         cfg, inst = self.cfg, self.inst
         chosen = "last"
@@ -281,7 +282,7 @@ class Trainer:
             chosen = f"best of last 20% (episode {self.best['episode']})"
         if cfg.dual == "calibrate":  # re-calibrate the chosen weights on more validation episodes
             self.calibrate(max(cfg.eval_episodes, 20))
-        ev = self.evaluate(max(cfg.eval_episodes, 20), base_seed=EVAL_SEED)
+        ev = self.evaluate(max(cfg.eval_episodes, cfg.final_eval_episodes), base_seed=EVAL_SEED)
         full = optimal_full_info(inst)
         summary = {
             "variant": cfg.variant, "partial": cfg.partial, "seed": cfg.seed, "episodes": self.episode,

@@ -36,7 +36,7 @@ def test_budget_tag_separates_settings(bench, tmp_path):
 
 def test_finished_run_is_archived_and_not_run_again(bench, tmp_path):
     args = parse(bench, tmp_path)
-    run = tmp_path / "runs" / bench.run_name("lbf", "dense", 0)
+    run = bench.work_dir(args) / bench.run_name("lbf", "dense", 0)
     run.mkdir(parents=True)
     (run / "summary.json").write_text(json.dumps({"score": 0.5}))
     assert bench._job_cmd(args, "lbf", "dense", 0) is None  # finished in its folder
@@ -62,3 +62,22 @@ def test_collect_reads_the_archive(bench, tmp_path):
     runs = bench.collect(args)
     assert [r["score"] for r in runs["lbf"]["dense"]] == [0.25, 0.75]
     assert bench.archive_file(parse(bench, tmp_path, "--archive", "none"), "lbf", "dense", 0) is None
+
+
+def test_runs_of_other_settings_in_the_same_out_are_not_taken(bench, tmp_path):
+    """A finished run at another budget or with other --extra flags in the same --out is neither read back
+    nor resumed as this sweep's; the figure name carries --extra so it never overwrites the plain one's."""
+    plain = parse(bench, tmp_path)
+    scaled = parse(bench, tmp_path, "--extra=--input-scale=bounds")
+    longer = parse(bench, tmp_path, "--steps", "6000")
+    run = bench.work_dir(plain) / bench.run_name("lbf", "dense", 0)
+    run.mkdir(parents=True)
+    (run / "summary.json").write_text(json.dumps({"score": 0.5}))
+    assert bench._job_cmd(plain, "lbf", "dense", 0) is None
+    for other in (scaled, longer):
+        cmd = bench._job_cmd(other, "lbf", "dense", 0)
+        assert cmd is not None and "--resume" not in cmd
+        assert cmd[cmd.index("--out") + 1] == str(bench.work_dir(other)) != str(bench.work_dir(plain))
+        assert bench.collect(other)["lbf"]["dense"] == []
+    assert "--input-scale=bounds" in bench._job_cmd(scaled, "lbf", "dense", 0)
+    assert bench.extra_slug(plain) == "" and bench.extra_slug(scaled) == "_input-scale-bounds"

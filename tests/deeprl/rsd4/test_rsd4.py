@@ -290,6 +290,43 @@ def test_selection_and_final_evaluation_use_disjoint_episode_seeds(tmp_path, mon
     assert validation.isdisjoint(final)
 
 
+def test_final_score_uses_final_eval_episodes_fresh_episodes(tmp_path, monkeypatch):
+    """``final_eval_episodes`` sets how many fresh EVAL_SEED episodes the summary's score averages
+    (the baselines' episodes in benchmarks/rsd4_cpu.py); bad values are refused by name."""
+    from deeprl.rsd4 import train as train_mod
+
+    with pytest.raises(ValueError, match="final_eval_episodes"):
+        small_cfg(final_eval_episodes=0)
+    tr = Trainer(small_cfg(episodes=2, eval_every=2, final_eval_episodes=7, dual="ascent"), tmp_path)
+    seen: list[int] = []
+    real = tr.run_episode
+
+    def spy(seed, explore=True, lam=0.0):
+        if not explore and train_mod.EVAL_SEED <= seed < train_mod.EVAL_SEED + 10**6:  # not validation seeds
+            seen.append(seed)
+        return real(seed, explore=explore, lam=lam)
+
+    monkeypatch.setattr(tr, "run_episode", spy)
+    tr.train(progress=False)
+    assert seen == list(range(train_mod.EVAL_SEED, train_mod.EVAL_SEED + 7))
+
+
+def test_benchmark_protocol_options_reach_the_learners_and_the_figure_name():
+    """benchmarks/rsd4_cpu.py: --eval-episodes, --gamma and --random-steps are tagged in the figure name
+    only when they differ from the defaults, so a run of another protocol never overwrites a figure."""
+    import argparse
+    import importlib
+
+    bench = importlib.import_module("benchmarks.rsd4_cpu")
+    d = RSD4Config()
+    default = argparse.Namespace(gamma=None, random_steps=None, eval_episodes=bench.EVAL_EPISODES)
+    assert bench.protocol_tags(default) == []
+    assert bench.protocol_tags(argparse.Namespace(gamma=d.gamma, random_steps=d.random_steps,
+                                                  eval_episodes=bench.EVAL_EPISODES)) == []
+    assert bench.protocol_tags(argparse.Namespace(gamma=0.9, random_steps=2000, eval_episodes=200)) == [
+        "gamma0.9", "random2000", "eval200"]
+
+
 # ---------------------------------------------------------------------------------- dual='calibrate'
 def test_calibrate_bisects_to_the_feasible_side_of_the_budget_crossing():
     """E(lambda) = 3 (1 - lambda) meets E_b = 1 at lambda = 2/3: the calibrated lambda is the feasible end
