@@ -23,8 +23,8 @@ Runs accumulate across sittings (``benchmarks/run_archive.py``): each finished r
 code it imports, to ``--archive``/``<tag>/<env>/<method>/seed<s>.json`` (default
 ``benchmarks/results/rlx2_mujoco``, kept in the repository). A run with an archive entry is not run again
 and the report reads the archive, so a budget too large for one sitting (Tier A, dense + RLx2 x 2 envs x
-3 seeds, is 7-8 CPU-hours) is run a few seeds at a time (``--seeds``) and reported once every entry is
-there (``--report-only``). The recorded command at the recorded commit reproduces an entry.
+3 seeds, is 7-8 CPU-hours) is run a few seeds at a time (``--seeds``) and reported with ``--report-only``:
+each env on those of ``--seeds`` finished for every method (its own count in the table's "seeds" column). The recorded command at the recorded commit reproduces an entry.
 
 Budgets: default = Tier A (T = 3e5 env steps, warm-up 2.5e4, topology interval 5e3, n-step switch at 3e4,
 buffer min 5e4 / max 1e6, checks every 1e4, eval every 5e3 x 10 episodes, score = last 10 evals).
@@ -247,6 +247,25 @@ def load_summary(out: Path, archive: Path | None, budget: dict[str, int], env: s
     return json.loads(f.read_text())
 
 
+def paired_seeds(
+    out: Path, archive: Path | None, budget: dict[str, int], env: str, methods: list[str], seeds: list[int]
+) -> list[int]:
+    """The seeds of ``seeds`` finished for every method on ``env`` (paired comparison; envs may differ, so one
+    env's extra seeds are reported while another's are still to run); none at all is an error."""
+    done = []
+    for s in seeds:
+        try:
+            for m in methods:
+                load_summary(out, archive, budget, env, m, s)
+        except FileNotFoundError as err:
+            print(f"{PROG}: {env} seed {s} left out of the report: {err}", file=sys.stderr)
+            continue
+        done.append(s)
+    if not done:
+        raise FileNotFoundError(f"--report-only: no seed of {seeds} is finished for every method on {env}")
+    return done
+
+
 # ------------------------------------------------------------------------------------------ report
 def eval_curve(summary: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
     """(steps, eval/return) from a run's summary."""
@@ -334,26 +353,28 @@ def report(
     results: dict[str, Any] = {"budget": budget, "seeds": seeds, "envs": {}}
     fig, axes = plt.subplots(1, len(envs), figsize=(6 * len(envs), 4), squeeze=False)
     lines = [
-        f"Budget: {budget['total']} env steps, seeds {seeds}; score = mean of the last {budget['last']} "
-        f"evaluations ({budget['eval_episodes']} episodes each); CIs: 95 % bootstrap over seeds.",
+        f"Budget: {budget['total']} env steps, seeds {seeds} (per env: those finished for every method); score = "
+        f"mean of the last {budget['last']} evaluations ({budget['eval_episodes']} episodes each); CIs: 95 % "
+        "bootstrap over seeds.",
         "",
-        "| env | method | actor/critic sparsity | score (95% CI) | P = sparse/dense (CI) | P~ normalised (CI) "
+        "| env | method | seeds | actor/critic sparsity | score (95% CI) | P = sparse/dense (CI) | P~ normalised (CI) "
         "| train FLOPs | inference FLOPs | total size | env steps/s |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for ax, env in zip(axes[0], envs):
+        env_seeds = paired_seeds(out, archive, budget, env, methods, seeds)
         r_rand = random_score(env, budget["eval_episodes"], 0)
-        env_res: dict[str, Any] = {"random_score": r_rand, "methods": {}}
+        env_res: dict[str, Any] = {"random_score": r_rand, "seeds": env_seeds, "methods": {}}
         scores: dict[str, np.ndarray] = {}
         for m in methods:
-            summ = [load_summary(out, archive, budget, env, m, s) for s in seeds]
+            summ = [load_summary(out, archive, budget, env, m, s) for s in env_seeds]
             scores[m] = np.array([s["score"] for s in summ])
             curves = [eval_curve(x) for x in summ]
             steps = curves[0][0]
             ys = np.stack([c[1][: len(steps)] for c in curves])
             lo_hi = np.array([bootstrap_ci(ys[:, i], rng, 2000) for i in range(ys.shape[1])])
             ax.plot(steps, ys.mean(0), marker="o" if len(steps) < 20 else None, label=m)
-            if len(seeds) > 1:
+            if len(env_seeds) > 1:
                 ax.fill_between(steps, lo_hi[:, 0], lo_hi[:, 1], alpha=0.25)
             env_res["methods"][m] = {
                 "scores": scores[m].tolist(),
@@ -367,7 +388,9 @@ def report(
                 "steps_per_second": float(np.mean([s["steps_per_second"] for s in summ])),
             }
         if "tiny" in methods and "dense" in methods:  # Tiny is dense at its own width: ratios vs the 256-wide net
-            tiny, dense = ([load_summary(out, archive, budget, env, m, s) for s in seeds] for m in ("tiny", "dense"))
+            tiny, dense = (
+                [load_summary(out, archive, budget, env, m, s) for s in env_seeds] for m in ("tiny", "dense")
+            )
             e = env_res["methods"]["tiny"]
             e["train_flops_ratio"] = float(
                 np.mean([t["train_flops_sparse"] / d["train_flops_dense"] for t, d in zip(tiny, dense)])
@@ -383,14 +406,14 @@ def report(
             p = e.get("P", (float("nan"),) * 3)
             pn = e.get("P_normalised", (float("nan"),) * 3)
             lines.append(
-                f"| {env} | {m} | {e['actor_sparsity']:.3f}/{e['critic_sparsity']:.3f} | "
+                f"| {env} | {m} | {len(env_seeds)} | {e['actor_sparsity']:.3f}/{e['critic_sparsity']:.3f} | "
                 f"{e['score_mean']:.0f} ({e['score_ci'][0]:.0f}, {e['score_ci'][1]:.0f}) | "
                 f"{p[0]:.3f} ({p[1]:.3f}, {p[2]:.3f}) | {pn[0]:.3f} ({pn[1]:.3f}, {pn[2]:.3f}) | "
                 f"{e['train_flops_ratio']:.3f} | {e['inference_flops_ratio']:.3f} | {e['total_size_ratio']:.3f} | "
                 f"{e['steps_per_second']:.0f} |"
             )
         results["envs"][env] = env_res
-        ax.set_title(f"{env} (TD3, {budget['total']:,} steps, {len(seeds)} seeds, 95% CI)")
+        ax.set_title(f"{env} (TD3, {budget['total']:,} steps, {len(env_seeds)} seeds, 95% CI)")
         ax.set_xlabel("environment steps")
         ax.set_ylabel("evaluation return")
         ax.legend()

@@ -75,3 +75,26 @@ def test_report_reads_the_archive(bench, tmp_path):
     assert (tmp_path / "fig" / f"rlx2_mujoco_{tag}_curves.png").exists()
     with pytest.raises(FileNotFoundError, match="rlx2 seed 2"):
         bench.load_summary(out, archive, budget, "Pendulum-v1", "rlx2", 2)
+
+
+def test_report_takes_per_env_the_seeds_finished_for_every_method(bench, tmp_path):
+    """Envs accumulate seeds at different paces: each env is reported on its seeds finished for every method
+    (paired), a seed finished for one method only is left out, and an env with none is an error."""
+    budget = {**bench.TIER_A, "total": 4000, "warmup": 500, "last": 2, "eval_interval": 1000}
+    archive, out = tmp_path / "archive", tmp_path / "runs"
+    done = {("Pendulum-v1", m, s): 100.0 + s for m in ("dense", "rlx2") for s in (0, 1, 2)}
+    done[("Pendulum-v1", "dense", 3)] = 500.0  # rlx2 seed 3 not finished: seed 3 is left out
+    done.update({("MountainCarContinuous-v0", m, s): 10.0 + s for m in ("dense", "rlx2") for s in (0, 1)})
+    for (env, m, s), sc in done.items():
+        f = bench.archive_file(archive, budget, env, m, s)
+        f.parent.mkdir(parents=True, exist_ok=True)
+        f.write_text(json.dumps(fake_summary(sc, s)))
+    envs = ["Pendulum-v1", "MountainCarContinuous-v0"]
+    res = bench.report(out, envs, ["dense", "rlx2"], [0, 1, 2, 3], budget, tmp_path / "fig", 0, archive)
+    assert res["envs"]["Pendulum-v1"]["seeds"] == [0, 1, 2]
+    assert res["envs"]["Pendulum-v1"]["methods"]["dense"]["scores"] == [100.0, 101.0, 102.0]
+    assert res["envs"]["MountainCarContinuous-v0"]["seeds"] == [0, 1]
+    table = (tmp_path / "fig" / f"rlx2_mujoco_{bench.budget_tag(budget)}.md").read_text()
+    assert "| Pendulum-v1 | rlx2 | 3 |" in table and "| MountainCarContinuous-v0 | dense | 2 |" in table
+    with pytest.raises(FileNotFoundError, match="no seed of"):
+        bench.report(out, ["Pendulum-v1"], ["dense", "rlx2"], [7], budget, tmp_path / "fig", 0, archive)
