@@ -24,7 +24,8 @@ code it imports, to ``--archive``/``<tag>/<env>/<method>/seed<s>.json`` (default
 ``benchmarks/results/rlx2_mujoco``, kept in the repository). A run with an archive entry is not run again
 and the report reads the archive, so a budget too large for one sitting (Tier A, dense + RLx2 x 2 envs x
 3 seeds, is 7-8 CPU-hours) is run a few seeds at a time (``--seeds``) and reported with ``--report-only``:
-each env on those of ``--seeds`` finished for every method (its own count in the table's "seeds" column). The recorded command at the recorded commit reproduces an entry.
+each env on those of ``--seeds`` finished for every method (its own count in the table's "seeds" column).
+The recorded command at the recorded commit reproduces an entry.
 
 Budgets: default = Tier A (T = 3e5 env steps, warm-up 2.5e4, topology interval 5e3, n-step switch at 3e4,
 buffer min 5e4 / max 1e6, checks every 1e4, eval every 5e3 x 10 episodes, score = last 10 evals).
