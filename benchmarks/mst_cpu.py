@@ -11,8 +11,11 @@ with the same ``--out`` skips finished runs and resumes interrupted ones from th
 Variants: ``dense``, ``mst`` (spec defaults), ``rigl`` (constant ER sparsity chosen by the FLOPs counter
 so that its predicted ratio equals MST's, §7 run 3), ``mst-nohsa``, ``mst-nosv`` (constant 0.9, HSA on),
 ``mst-sf0``, ``mst-global`` (one cosine drop fraction over [0, T) instead of the per-phase restarts:
-the restart at t_r drops the weights restoration has just regrown at zero; same FLOPs as ``mst``) and
-``dense-matched`` (⌈ratio·T⌉ iterations, lr schedule compressed, §7 run 5).
+the restart at t_r drops the weights restoration has just regrown at zero; same FLOPs as ``mst``),
+``mst-cubic`` (cubic warm-up shape), ``mst-densehead`` (tied embedding/LM head not masked) and
+``dense-matched`` (⌈ratio·T⌉ iterations, lr schedule compressed, §7 run 5). ``rigl`` and ``dense-matched``
+match the default ``mst``'s FLOPs; the ``mst-*`` variants report their own FLOPs ratio (the table's
+column), so a variant that spends more is compared at what it spends.
 """
 
 from __future__ import annotations
@@ -38,7 +41,8 @@ from deeprl.mst.train import TrainConfig, build_run  # noqa: E402
 from deeprl.sparse import ErdosRenyi  # noqa: E402
 from simulators.cli_util import CliParser, choice_list, csv_of, new_run_dir, nonneg_int, positive_int, write_json  # noqa: E402
 
-VARIANTS = ("dense", "mst", "rigl", "mst-nohsa", "mst-nosv", "mst-sf0", "mst-global", "dense-matched")
+VARIANTS = ("dense", "mst", "rigl", "mst-nohsa", "mst-nosv", "mst-sf0", "mst-global", "mst-cubic", "mst-densehead",
+            "dense-matched")
 
 
 def mst_predicted_ratio(config: str, steps: int, vocab: int) -> tuple[float, float]:
@@ -80,6 +84,10 @@ def variant_config(name: str, base: dict, steps: int, mst_ratio: float, rigl_s: 
         kw.update(method="mst", sf=0.0)
     elif name == "mst-global":  # the spec's other drop-fraction option (§3.4): same FLOPs, no restart at t_r
         kw.update(method="mst", drop_schedule="global")
+    elif name == "mst-cubic":  # the spec's other warm-up shape g (§3.5): fast early prunes, gentle last ones
+        kw.update(method="mst", warmup_shape="cubic")
+    elif name == "mst-densehead":  # option mask_lm_head=False (spec §3.1): the tied embedding/LM head stays dense
+        kw.update(method="mst", mask_lm_head=False)
     else:
         raise ValueError(f"variant {name!r} is not one of {', '.join(VARIANTS)}")
     return TrainConfig(**kw)
