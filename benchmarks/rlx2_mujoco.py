@@ -248,23 +248,26 @@ def load_summary(out: Path, archive: Path | None, budget: dict[str, int], env: s
     return json.loads(f.read_text())
 
 
-def paired_seeds(
+def paired_summaries(
     out: Path, archive: Path | None, budget: dict[str, int], env: str, methods: list[str], seeds: list[int]
-) -> list[int]:
-    """The seeds of ``seeds`` finished for every method on ``env`` (paired comparison; envs may differ, so one
-    env's extra seeds are reported while another's are still to run); none at all is an error."""
-    done = []
+) -> tuple[list[int], dict[str, list[dict]]]:
+    """The seeds of ``seeds`` finished for every method on ``env`` and, per method, their summaries in seed
+    order (paired comparison; envs may differ, so one env's extra seeds are reported while another's are
+    still to run); none at all is an error."""
+    done: list[int] = []
+    summaries: dict[str, list[dict]] = {m: [] for m in methods}
     for s in seeds:
         try:
-            for m in methods:
-                load_summary(out, archive, budget, env, m, s)
+            row = {m: load_summary(out, archive, budget, env, m, s) for m in methods}
         except FileNotFoundError as err:
             print(f"{PROG}: {env} seed {s} left out of the report: {err}", file=sys.stderr)
             continue
         done.append(s)
+        for m in methods:
+            summaries[m].append(row[m])
     if not done:
         raise FileNotFoundError(f"--report-only: no seed of {seeds} is finished for every method on {env}")
-    return done
+    return done, summaries
 
 
 # ------------------------------------------------------------------------------------------ report
@@ -363,12 +366,12 @@ def report(
         "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for ax, env in zip(axes[0], envs):
-        env_seeds = paired_seeds(out, archive, budget, env, methods, seeds)
+        env_seeds, env_summaries = paired_summaries(out, archive, budget, env, methods, seeds)
         r_rand = random_score(env, budget["eval_episodes"], 0)
         env_res: dict[str, Any] = {"random_score": r_rand, "seeds": env_seeds, "methods": {}}
         scores: dict[str, np.ndarray] = {}
         for m in methods:
-            summ = [load_summary(out, archive, budget, env, m, s) for s in env_seeds]
+            summ = env_summaries[m]
             scores[m] = np.array([s["score"] for s in summ])
             curves = [eval_curve(x) for x in summ]
             steps = curves[0][0]
@@ -389,9 +392,7 @@ def report(
                 "steps_per_second": float(np.mean([s["steps_per_second"] for s in summ])),
             }
         if "tiny" in methods and "dense" in methods:  # Tiny is dense at its own width: ratios vs the 256-wide net
-            tiny, dense = (
-                [load_summary(out, archive, budget, env, m, s) for s in env_seeds] for m in ("tiny", "dense")
-            )
+            tiny, dense = env_summaries["tiny"], env_summaries["dense"]
             e = env_res["methods"]["tiny"]
             e["train_flops_ratio"] = float(
                 np.mean([t["train_flops_sparse"] / d["train_flops_dense"] for t, d in zip(tiny, dense)])
