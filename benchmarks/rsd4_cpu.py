@@ -111,12 +111,13 @@ def baselines(inst, partial: bool, seed: int, episodes: int = EVAL_EPISODES) -> 
 
     full = optimal_full_info(inst)
     op = solve_open_loop(inst, starts=8, seed=seed, rel_tol=1e-6)
-    dpp, _ = tune_dpp(inst, slots=10_000, seed=seed, channel="blind" if partial else "observed")
+    dpps = [tune_dpp(inst, slots=10_000, seed=seed, channel=ch)[0]
+            for ch in (("blind", "belief") if partial else ("observed",))]
     edf, _ = tune_edf(inst, episodes=10, seed=seed)
     rows = []
     for name, pol, obs in (("V_full (DP, channel observed)", PacketTablePolicy(full), True),
                            ("V_open (channel-blind DP)", PacketTablePolicy(op, "V_open"), False),
-                           (dpp.name, dpp, dpp.needs_channel), (edf.name, edf, False),
+                           *[(d.name, d, d.needs_channel) for d in dpps], (edf.name, edf, False),
                            ("uniform", tuned_uniform(inst), False)):
         r = evaluate(pol, inst, episodes, EVAL_SEED, partial=not obs)
         rows.append({"label": name, "throughput": r.throughput, "energy_per_slot": r.energy,
@@ -174,7 +175,7 @@ def lambda_rule_tags(args, dual: str) -> list[str]:
 
 def protocol_tags(args) -> list[str]:
     """Name parts of the learning/evaluation options that differ from the defaults (gamma<g>, random<n>,
-    eval<k>), so a figure of another protocol never overwrites one in figures/."""
+    outcomes, eval<k>), so a figure of another protocol never overwrites one in figures/."""
     from deeprl.rsd4 import RSD4Config
 
     d, tags = RSD4Config(), []
@@ -182,6 +183,8 @@ def protocol_tags(args) -> list[str]:
         tags.append(f"gamma{args.gamma:g}")
     if args.random_steps is not None and args.random_steps != d.random_steps:
         tags.append(f"random{args.random_steps}")
+    if args.outcome_features:
+        tags.append("outcomes")
     if args.eval_episodes != EVAL_EPISODES:
         tags.append(f"eval{args.eval_episodes}")
     return tags
@@ -207,6 +210,9 @@ def main(argv: list[str] | None = None) -> int:
                     help="discount of every learner (default: the config's, 0.99)")
     ap.add_argument("--random-steps", type=nonneg_int, default=None,
                     help="random-action steps before learning (default: the config's, 10^4)")
+    ap.add_argument("--outcome-features", action="store_true",
+                    help="every learner also sees the last slot's revealed successes/failures per counter "
+                         "(RSD4Config.outcome_features; ours)")
     ap.add_argument("--jobs", type=positive_int, default=2, help="parallel training processes")
     ap.add_argument("--smoke", action="store_true", help="N = 2, 30 episodes, 1 seed: checks the pipeline")
     ap.add_argument("--out", default="runs/rsd4_cpu")
@@ -227,6 +233,8 @@ def main(argv: list[str] | None = None) -> int:
     for name in ("gamma", "random_steps"):
         if getattr(args, name) is not None:
             base[name] = getattr(args, name)
+    if args.outcome_features:
+        base["outcome_features"] = True
     seeds = args.seeds
     if args.smoke:
         base.update(n_users=2, episodes=30, eval_every=10, random_steps=1000, batch_size=16, n_samples=10)
@@ -315,6 +323,9 @@ def main(argv: list[str] | None = None) -> int:
                       ratio("rsd4", other) >= thr, "rsd4", other)
         heur = max(by[k]["throughput"] for k in by if k.startswith(("EDF", "uniform")))
         check("T4 RSD4 >= 1.10 max(EDF, uniform)", by["rsd4"]["throughput"] >= 1.10 * heur, "rsd4")
+        best = max((k for k in by if k.startswith(("DPP", "EDF", "uniform"))), key=lambda k: by[k]["throughput"])
+        check(f"RSD4 ahead of every heuristic (best: {best}, ratio {ratio('rsd4', best):.3f})",
+              ratio("rsd4", best) > 1.0, "rsd4")
         if "rsd4-oracle" in by:
             check(f"T4 dual within 3% of oracle lambda (ratio {ratio('rsd4', 'rsd4-oracle'):.3f})",
                   ratio("rsd4", "rsd4-oracle") >= 0.97, "rsd4", "rsd4-oracle")

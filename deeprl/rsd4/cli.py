@@ -92,6 +92,8 @@ def build_parser() -> CliParser:
     a.add_argument("--hidden", type=positive_int, default=d.hidden)
     a.add_argument("--user-features", choices=("ours", "index"), default=d.user_features,
                    help="per-user features of eq. (9): ours, or the code's raw user index")
+    a.add_argument("--outcome-features", action="store_true",
+                   help="add the last slot's revealed successes/failures per counter to the observation (ours)")
     a.add_argument("--bptt-window", type=nonneg_int, default=d.bptt_window,
                    help="truncated BPTT window L (0 = whole episodes, the default)")
     a.add_argument("--burn-in", type=nonneg_int, default=d.burn_in, help="burn-in steps before each window")
@@ -111,6 +113,7 @@ def config_from_args(args) -> RSD4Config:
         lam0=args.lam0, dual_lr_frac=args.dual_lr_frac, dual_freeze_frac=args.dual_freeze_frac,
         calibrate_range=args.calibrate_range, calibrate_search=args.calibrate_search,
         calibrate_margin=args.calibrate_margin, calibrate_mix=args.calibrate_mix, split_critic=args.split_critic,
+        outcome_features=args.outcome_features,
         hidden=args.hidden, bptt_window=args.bptt_window, burn_in=args.burn_in,
         user_features=args.user_features,
     )

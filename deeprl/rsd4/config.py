@@ -59,6 +59,11 @@ class RSD4Config:
     expl_noise: float = 0.1
     obs_scale: float = 5.0  # counters enter the network divided by this [our choice]
     user_features: str = "ours"  # eq. (9): (beta/5, d/2, tau/tau_max) + g(t); "index": the code's raw index
+    # add to o_i(t) the outcomes of the last slot that the counters reveal, S_{i,k} and the failures
+    # q_{i,k}(t-1) - S_{i,k} per counter (simulators.scheduling.heuristics.observed_successes), divided by
+    # obs_scale [ours, beyond eq. (9)]: a function of o_{t-1} and o_t, so no extra information, but the
+    # network no longer has to learn the queue difference to see the channel's evidence
+    outcome_features: bool = False
     # truncated BPTT (spec §2.6): 0 = whole episodes from the zero state (default, as the code)
     bptt_window: int = 0
     burn_in: int = 20

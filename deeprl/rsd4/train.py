@@ -60,7 +60,7 @@ class Trainer:
         self.rng = seed_everything(cfg.seed)
         self.env = build_env(cfg)
         self.inst = self.env.instance
-        self.feat = UserFeatures(self.env, cfg.obs_scale, cfg.user_features)
+        self.feat = UserFeatures(self.env, cfg.obs_scale, cfg.user_features, cfg.outcome_features)
         self.agent = RSD4Agent(self.feat.obs_dim, self.feat.act_dim, cfg)
         H, D, A = cfg.horizon, self.feat.obs_dim, self.feat.act_dim
         self.replay = EpisodeReplay(cfg.buffer_episodes, H, {

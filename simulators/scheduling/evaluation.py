@@ -97,7 +97,7 @@ def tune_dpp(inst: SchedulingInstance, Vs: tuple[float, ...] = (1, 10, 100, 1000
              ) -> tuple[DriftPlusPenalty, list[EvalResult]]:
     """Best V with measured E <= ``slack`` E_b on a ``slots``-slot run, Z carried across episodes (spec §3.3)."""
     episodes = max(1, int(np.ceil(slots / inst.horizon)))
-    env = SchedulingEnv(inst, partial=channel == "blind")
+    env = SchedulingEnv(inst, partial=channel != "observed")
     results, best, best_tp = [], None, -np.inf
     for V in Vs:
         pol = DriftPlusPenalty(V, inst.budget, deadline_aware=deadline_aware, channel=channel)

@@ -2,8 +2,11 @@
 
 - :class:`DriftPlusPenalty`: Lyapunov drift-plus-penalty with a virtual energy queue, eq. (27), and
   the closed-form energy eq. (28); options: deadline-aware gain (``deadline_aware=True``: V (beta -
-  W_k(c)) with W from the packet DP at lambda = Z / V) and a channel-blind variant for partial
-  observation (maximises V beta E_{c~pi}[p(e, c)] - Z e by golden-section search).
+  W_k(c)) with W from the packet DP at lambda = Z / V) and two variants for partial observation: the
+  channel-blind one (maximises V beta E_{c~pi}[p(e, c)] - Z e by golden-section search) and the
+  spec's option of an HMM-filter belief per user in place of pi (``channel="belief"``).
+- :class:`ChannelBelief`: that filter, the exact posterior of c_i(t) given the outcomes the counters
+  reveal.
 - :class:`EDFPolicy`: earliest deadline first with a fixed energy, at most E_b energy per slot.
 - :class:`UniformPolicy`: the same energy for every packet, tuned to the budget
   (:func:`~.optimal.uniform_energy_for_budget`, analytic for stationary arrivals).
@@ -18,9 +21,11 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
+from .channels import initial_law
 from .optimal import closed_form_energy, packet_dp
 
-__all__ = ["DriftPlusPenalty", "EDFPolicy", "UniformPolicy", "golden_section_max"]
+__all__ = ["ChannelBelief", "DriftPlusPenalty", "EDFPolicy", "UniformPolicy", "golden_section_max",
+           "observed_successes"]
 
 
 def golden_section_max(f, lo: np.ndarray, hi: np.ndarray, iters: int = 60) -> np.ndarray:
@@ -60,6 +65,70 @@ def _blind_dpp_energy(vb, Z, pi, kap, e_max, iters):
     return out
 
 
+def observed_successes(q_before: np.ndarray, q_after: np.ndarray, tau: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Successes S_{i,k}(t) that the counters reveal, and which (i, k) they are known for.
+
+    Within a slot (spec §1.1) the counters shift toward index 0 after transmission and arrivals enter
+    counter tau_i, so for 1 <= k <= tau_i the packets of counter k that were not delivered are exactly
+    q_{i,k-1}(t+1): S_{i,k} = q_{i,k}(t) - q_{i,k-1}(t+1). Index 0 leaves the buffer delivered or
+    expired alike, so its outcome is not observed (``known[:, 0]`` is False).
+    """
+    q0, q1 = np.asarray(q_before, dtype=float), np.asarray(q_after, dtype=float)
+    K = q0.shape[-1]
+    S = np.zeros_like(q0)
+    S[..., 1:] = q0[..., 1:] - q1[..., :-1]
+    known = (np.arange(K)[None, :] >= 1) & (np.arange(K)[None, :] <= np.asarray(tau)[:, None])
+    S = np.where(known, S, 0.0)
+    if np.any(S < -1e-9) or np.any(S > q0 + 1e-9):
+        raise ValueError("the counters are not one slot apart (a shifted counter grew)")
+    return S, known
+
+
+class ChannelBelief:
+    """HMM filter of the hidden channels (RSD4 spec §3.3, option "an HMM-filter belief per user").
+
+    ``b[i, c] = P(c_i(t) = c | outcomes of slots < t)``. After slot t, with per-counter energies e and
+    the successes S of :func:`observed_successes` (q_{i,k}(t) attempts in counter k), Bayes then the
+    channel step:
+
+        post_i(c) ∝ b_i(c) · Π_{k known} p(e_k, c, d_i)^{S_k} (1 − p(e_k, c, d_i))^{q_k − S_k},
+        b_i'(c') = Σ_c post_i(c) P_i(c, c'),
+
+    with p(e, c, d) = tanh(e / (d³ c)) (spec eq. (5)); users are independent, so the filter is exact
+    for the information the counters carry. It starts at the law of c_i(0) (``channel_start``).
+    """
+
+    def __init__(self, inst) -> None:
+        self.kernels = np.asarray(inst.kernels, dtype=float)
+        self.tau = np.asarray(inst.tau)
+        nc = self.kernels.shape[-1]
+        self.kappa = np.asarray(inst.dist, dtype=float)[:, None] ** 3 * np.arange(1, nc + 1)[None, :]  # (N, nc)
+        self.initial = initial_law(self.kernels, inst.channel_start)
+        self.b = self.initial.copy()
+
+    def reset(self) -> None:
+        self.b = self.initial.copy()
+
+    def log_likelihood(self, q_before: np.ndarray, energies: np.ndarray, q_after: np.ndarray) -> np.ndarray:
+        """log P(observed outcomes of the slot | c_i = c), shape (N, nc), up to a constant per user."""
+        S, known = observed_successes(q_before, q_after, self.tau)
+        n = np.where(known, np.asarray(q_before, dtype=float), 0.0)
+        p = np.tanh(np.asarray(energies, dtype=float)[:, :, None] / self.kappa[:, None, :])  # (N, K, nc)
+        fail = (n - S)[..., None]
+        with np.errstate(divide="ignore", invalid="ignore"):  # 0 * log 0 = 0: masked below
+            ll = np.where(S[..., None] > 0, S[..., None] * np.log(p), 0.0)
+            ll += np.where(fail > 0, fail * np.log1p(-p), 0.0)
+        return ll.sum(axis=1)
+
+    def update(self, q_before: np.ndarray, energies: np.ndarray, q_after: np.ndarray) -> np.ndarray:
+        """One filter step (Bayes on slot t's outcomes, then the channel kernel); returns the new belief."""
+        ll = self.log_likelihood(q_before, energies, q_after)
+        post = self.b * np.exp(ll - ll.max(axis=1, keepdims=True))
+        post /= post.sum(axis=1, keepdims=True)
+        self.b = np.einsum("ic,icd->id", post, self.kernels)
+        return self.b
+
+
 class DriftPlusPenalty:
     """Lyapunov drift-plus-penalty (Neely 2010), RSD4 spec eqs. (27)-(28).
 
@@ -68,7 +137,9 @@ class DriftPlusPenalty:
     ``deadline_aware``), in closed form; then Z(t+1) = max(Z(t) + E(t) - E_b, 0). ``Z`` is carried
     across episodes (``reset`` keeps it) unless ``reset_queue()`` is called. With
     ``channel="blind"`` the channel is replaced by its stationary law and the concave problem
-    V beta sum_c pi_c p(e, c) - Z e is solved by golden-section search.
+    V beta sum_c pi_c p(e, c) - Z e is solved by golden-section search; ``channel="belief"`` uses the
+    :class:`ChannelBelief` posterior b_i in place of pi (it reads only the counters, as a partially
+    observed learner does).
     """
 
     def __init__(self, V: float, budget: float, deadline_aware: bool = False, channel: str = "observed"
@@ -77,20 +148,27 @@ class DriftPlusPenalty:
             raise ValueError(f"V (the drift-plus-penalty trade-off) must be positive, got {V}")
         if not (np.isfinite(budget) and budget >= 0):
             raise ValueError(f"budget must be non-negative, got {budget}")
-        if channel not in ("observed", "blind"):
-            raise ValueError(f"channel must be 'observed' or 'blind', got {channel!r}")
-        if deadline_aware and channel == "blind":
+        if channel not in ("observed", "blind", "belief"):
+            raise ValueError(f"channel must be 'observed', 'blind' or 'belief', got {channel!r}")
+        if deadline_aware and channel != "observed":
             raise ValueError("deadline_aware needs the observed channel (W_k(c) is channel-indexed)")
         self.V, self.budget, self.deadline_aware, self.channel = float(V), float(budget), deadline_aware, channel
         self.needs_channel = channel == "observed"
-        self.name = f"DPP(V={V:g}{', deadline' if deadline_aware else ''}{', blind' if channel == 'blind' else ''})"
+        extra = ", deadline" if deadline_aware else "" if channel == "observed" else f", {channel}"
+        self.name = f"DPP(V={V:g}{extra})"
         self.Z = 0.0
+        self._filter: ChannelBelief | None = None
+        self._last: tuple[np.ndarray, np.ndarray] | None = None  # (q(t), e(t)) of the previous slot
 
     def reset_queue(self) -> None:
         self.Z = 0.0
 
     def reset(self, env, rng: np.random.Generator) -> None:  # Z carried across episodes (spec §3.3)
-        pass
+        if self.channel == "belief":
+            if self._filter is None or self._filter.kernels.shape != env.instance.kernels.shape:
+                self._filter = ChannelBelief(env.instance)
+            self._filter.reset()
+            self._last = None
 
     def energies(self, env) -> np.ndarray:
         inst = env.instance
@@ -106,11 +184,20 @@ class DriftPlusPenalty:
                 gain = self.V * beta
             e = closed_form_energy(gain, self.Z, kappa, inst.e_max)
         else:
-            pi = inst.stationary_channel  # (N, nc)
+            if self.channel == "belief":
+                if self._filter is None:
+                    raise RuntimeError("call reset(env, rng) at the start of each episode (the filter restarts there)")
+                if self._last is not None:
+                    self._filter.update(self._last[0], self._last[1], env.queues)
+                pi = self._filter.b
+            else:
+                pi = inst.stationary_channel  # (N, nc)
             kap = inst.dist[:, None] ** 3 * np.arange(1, inst.n_channels + 1)[None, :]  # (N, nc)
             e_user = _blind_dpp_energy(self.V * inst.beta, self.Z, pi, kap, inst.e_max, 80)
             e = np.repeat(e_user[:, None], K, axis=1)
         e = e * env.mask
+        if self.channel == "belief":  # the energies the env applies (its action is float32)
+            self._last = (np.array(env.queues, dtype=float), env.action_to_energies(env.energies_to_action(e)))
         self.Z = max(self.Z + float((e * env.queues).sum()) - self.budget, 0.0)  # eq. (27)
         return e
 

@@ -246,6 +246,30 @@ def test_user_features_layouts(tmp_path):
     assert np.allclose(o[:, ours.feat.lam_index], 0.2 / ours.inst.lam_max)
 
 
+def test_outcome_features_are_the_revealed_successes_and_failures_of_the_last_slot(tmp_path):
+    from simulators.scheduling.heuristics import observed_successes
+
+    tr = Trainer(small_cfg(outcome_features=True), tmp_path / "o")
+    feat, env = tr.feat, tr.env
+    K = tr.inst.tau_max + 1
+    assert feat.obs_dim == 3 + K + 2 * K + 2 and feat.lam_index == feat.obs_dim - 2
+    env.reset(seed=1)
+    o = feat(0.1)
+    assert np.all(o[:, 3 + K: 3 + 3 * K] == 0)  # t = 0: nothing revealed yet
+    rng = np.random.default_rng(0)
+    for _ in range(6):
+        q0 = env.queues.astype(float).copy()
+        env.step(feat.to_env_action(rng.uniform(-1, 1, (env.n_users, K)).astype(np.float32)))
+        o = feat(0.1)
+        S, known = observed_successes(q0, env.queues, tr.inst.tau)
+        np.testing.assert_allclose(o[:, 3 + K: 3 + 2 * K] * tr.cfg.obs_scale, S, atol=1e-5)
+        np.testing.assert_allclose(o[:, 3 + 2 * K: 3 + 3 * K] * tr.cfg.obs_scale, np.where(known, q0 - S, 0), atol=1e-5)
+    assert np.allclose(o[:, feat.lam_index], 0.1 / tr.inst.lam_max)
+    env.reset(seed=2)
+    assert np.all(feat(0.1)[:, 3 + K: 3 + 3 * K] == 0)  # a new episode starts with no outcomes
+    tr.train(progress=False)  # the wider observation trains end to end
+
+
 def test_final_policy_is_the_selected_checkpoint_not_the_last_weights(tmp_path):
     """The best policy of the last 20% (spec §2.7) is a snapshot: training after it must not change it."""
     import copy
@@ -319,12 +343,14 @@ def test_benchmark_protocol_options_reach_the_learners_and_the_figure_name():
 
     bench = importlib.import_module("benchmarks.rsd4_cpu")
     d = RSD4Config()
-    default = argparse.Namespace(gamma=None, random_steps=None, eval_episodes=bench.EVAL_EPISODES)
+    default = argparse.Namespace(gamma=None, random_steps=None, outcome_features=False,
+                                 eval_episodes=bench.EVAL_EPISODES)
     assert bench.protocol_tags(default) == []
-    assert bench.protocol_tags(argparse.Namespace(gamma=d.gamma, random_steps=d.random_steps,
+    assert bench.protocol_tags(argparse.Namespace(gamma=d.gamma, random_steps=d.random_steps, outcome_features=False,
                                                   eval_episodes=bench.EVAL_EPISODES)) == []
-    assert bench.protocol_tags(argparse.Namespace(gamma=0.9, random_steps=2000, eval_episodes=200)) == [
-        "gamma0.9", "random2000", "eval200"]
+    assert bench.protocol_tags(argparse.Namespace(gamma=0.9, random_steps=2000, outcome_features=True,
+                                                  eval_episodes=200)) == [
+        "gamma0.9", "random2000", "outcomes", "eval200"]
 
 
 # ---------------------------------------------------------------------------------- dual='calibrate'
