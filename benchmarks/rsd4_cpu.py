@@ -40,6 +40,7 @@ Measured: with ``--jobs 2`` on an idle 2-core machine that run takes ≈ 30 min 
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import sys
@@ -76,6 +77,12 @@ def _run_one(job: dict) -> dict:
 
     run_dir = Path(job["run_dir"])
     cfg = RSD4Config(**job["cfg"])
+    saved = run_dir / "config.json"
+    if saved.exists():  # a run read back or resumed must be the run this job asks for
+        diff = {k: (v, cfg.to_dict().get(k)) for k, v in json.loads(saved.read_text()).items()
+                if k != "threads" and cfg.to_dict().get(k) != v}
+        if diff:
+            raise ValueError(f"{run_dir} was made with other settings (saved, asked): {diff}")
     if (run_dir / "summary.json").exists():
         summary = read_summary(run_dir)
     elif latest_checkpoint(run_dir) is not None:

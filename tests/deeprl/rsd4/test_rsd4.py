@@ -353,6 +353,20 @@ def test_benchmark_protocol_options_reach_the_learners_and_the_figure_name():
         "gamma0.9", "random2000", "outcomes", "eval200"]
 
 
+def test_benchmark_refuses_to_read_back_a_run_made_with_other_settings(tmp_path):
+    """benchmarks/rsd4_cpu.py: a run folder reused under --resume must hold the run the job asks for."""
+    import importlib
+    import json
+
+    bench = importlib.import_module("benchmarks.rsd4_cpu")
+    run_dir = tmp_path / "rsd4-s0"
+    run_dir.mkdir()
+    cfg = small_cfg().to_dict()
+    (run_dir / "config.json").write_text(json.dumps(dict(cfg, gamma=0.9)))
+    with pytest.raises(ValueError, match="other settings.*gamma"):
+        bench._run_one({"label": "rsd4", "cfg": cfg, "run_dir": str(run_dir)})
+
+
 # ---------------------------------------------------------------------------------- dual='calibrate'
 def test_calibrate_bisects_to_the_feasible_side_of_the_budget_crossing():
     """E(lambda) = 3 (1 - lambda) meets E_b = 1 at lambda = 2/3: the calibrated lambda is the feasible end
