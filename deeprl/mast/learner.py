@@ -222,8 +222,12 @@ class QLearner:
         stepped = self.sparse.step()
         self.sparse.account_train(b, t_len, update_iteration=not stepped)
         self.train_steps += 1
+        # the replayed episodes' discounted Monte-Carlo return in the same (standardised) reward units as Q_tot:
+        # the behaviour policy's value, so Q_tot far above it is the sign of overestimation (a diagnostic)
+        rtg = self._returns_to_go(batch["reward"], filled)
         logs.update(loss=loss.item(), grad_norm=float(grad_norm), q_tot=float((q_tot.detach() * filled).sum() / denom),
-                    target=float((y * filled).sum() / denom), topology_update=float(not stepped))
+                    target=float((y * filled).sum() / denom), return_to_go=float((rtg * filled).sum() / denom),
+                    topology_update=float(not stepped))
         if "sm_gap" in extra:
             logs["sm_gap"] = float(extra["sm_gap"])
         return logs
@@ -241,6 +245,7 @@ class QLearner:
         return torch.where(keep, torch.ones_like(td), torch.full_like(td, a_w))
 
     def _returns_to_go(self, rewards: torch.Tensor, filled: torch.Tensor) -> torch.Tensor:
+        """G_t = r_t + gamma G_{t+1} within each replayed episode (0 past its end; no bootstrap at a time limit)."""
         g = torch.zeros_like(rewards[:, 0])
         out = torch.zeros_like(rewards)
         for t in range(rewards.shape[1] - 1, -1, -1):

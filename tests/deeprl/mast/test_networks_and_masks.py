@@ -108,6 +108,23 @@ def test_dense_and_static_topologies() -> None:
     assert all(torch.equal(before[k], tr.masks["agent"][k]) for k in before)
 
 
+def test_logged_q_tot_and_return_to_go_are_in_the_training_reward_units() -> None:
+    """train/return_to_go is the replayed episodes' discounted return of the (standardised) rewards the
+    TD targets use, averaged over filled steps like train/q_tot, so the two are comparable."""
+    torch.manual_seed(0)
+    cfg = MastConfig.preset("dense", hidden=16, batch_size=4, buffer_size=8, capacity_on=4)
+    learner = QLearner(cfg, ENV_INFO, total_train_steps=10)
+    b = _batch(np.random.default_rng(4))
+    logs = learner.train_step(b)
+    ms = learner.rew_ms  # updated on this batch before standardising it
+    r = (b["reward"] - ms.mean) / np.sqrt(ms.var + 1e-8) * b["filled"]
+    g, total = np.zeros(r.shape[0]), 0.0
+    for t in range(r.shape[1] - 1, -1, -1):
+        g = (r[:, t] + cfg.gamma * g) * b["filled"][:, t]
+        total += g.sum()
+    assert logs["return_to_go"] == pytest.approx(total / b["filled"].sum(), rel=1e-5)
+
+
 def test_acting_inputs_match_the_training_unroll() -> None:
     """The one-step acting path (NumPy inputs, carried hidden state) equals the batched unroll."""
     torch.manual_seed(0)
