@@ -66,6 +66,10 @@ from simulators.cli_util import (  # noqa: E402
 
 VARIANTS = ("rsd4", "rtd3", "sd3", "td3", "rsd4-oracle")
 EVAL_EPISODES = 20  # the default of --eval-episodes (the figures/ tables of earlier runs used it)
+# drift-plus-penalty's V grid: the spec's {1, 10, 100, 1000} (§3.3) extended by 3000 and 10^4 [ours], since
+# on 'bench' the spec's best V is its largest for the blind and the belief variant alike; a heuristic tuned
+# at the edge of its grid would flatter the learners (README; tables before this change used the spec's grid)
+DPP_GRID = (1.0, 10.0, 100.0, 1000.0, 3000.0, 10_000.0)
 
 
 def _run_one(job: dict) -> dict:
@@ -118,7 +122,7 @@ def baselines(inst, partial: bool, seed: int, episodes: int = EVAL_EPISODES) -> 
 
     full = optimal_full_info(inst)
     op = solve_open_loop(inst, starts=8, seed=seed, rel_tol=1e-6)
-    dpps = [tune_dpp(inst, slots=10_000, seed=seed, channel=ch)[0]
+    dpps = [tune_dpp(inst, Vs=DPP_GRID, slots=10_000, seed=seed, channel=ch)[0]
             for ch in (("blind", "belief") if partial else ("observed",))]
     edf, _ = tune_edf(inst, episodes=10, seed=seed)
     rows = []
@@ -330,9 +334,17 @@ def main(argv: list[str] | None = None) -> int:
                       ratio("rsd4", other) >= thr, "rsd4", other)
         heur = max(by[k]["throughput"] for k in by if k.startswith(("EDF", "uniform")))
         check("T4 RSD4 >= 1.10 max(EDF, uniform)", by["rsd4"]["throughput"] >= 1.10 * heur, "rsd4")
-        best = max((k for k in by if k.startswith(("DPP", "EDF", "uniform"))), key=lambda k: by[k]["throughput"])
-        check(f"RSD4 ahead of every heuristic (best: {best}, ratio {ratio('rsd4', best):.3f})",
-              ratio("rsd4", best) > 1.0, "rsd4")
+        # the heuristics (DPP, EDF, uniform; channel-blind under partial observation), then the spec's
+        # option of DPP on the HMM-filter belief, which also knows the channel kernel (a model-based reference)
+        blind = [k for k in by if k.startswith(("DPP", "EDF", "uniform")) and "belief" not in k]
+        if blind:
+            best = max(blind, key=lambda k: by[k]["throughput"])
+            check(f"RSD4 ahead of every channel-blind heuristic (best: {best}, ratio {ratio('rsd4', best):.3f})",
+                  ratio("rsd4", best) > 1.0, "rsd4")
+        for k in by:
+            if "belief" in k:
+                check(f"RSD4 ahead of {k} (HMM filter, knows the kernel; ratio {ratio('rsd4', k):.3f})",
+                      ratio("rsd4", k) > 1.0, "rsd4")
         if "rsd4-oracle" in by:
             check(f"T4 dual within 3% of oracle lambda (ratio {ratio('rsd4', 'rsd4-oracle'):.3f})",
                   ratio("rsd4", "rsd4-oracle") >= 0.97, "rsd4", "rsd4-oracle")
