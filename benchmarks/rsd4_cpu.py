@@ -83,8 +83,9 @@ def _run_one(job: dict) -> dict:
     cfg = RSD4Config(**job["cfg"])
     saved = run_dir / "config.json"
     if saved.exists():  # a run read back or resumed must be the run this job asks for
-        diff = {k: (v, cfg.to_dict().get(k)) for k, v in json.loads(saved.read_text()).items()
-                if k != "threads" and cfg.to_dict().get(k) != v}
+        asked = cfg.to_dict()
+        diff = {k: (v, asked.get(k)) for k, v in json.loads(saved.read_text()).items()
+                if k != "threads" and asked.get(k) != v}
         if diff:
             raise ValueError(f"{run_dir} was made with other settings (saved, asked): {diff}")
     if (run_dir / "summary.json").exists():

@@ -198,6 +198,10 @@ class QLearner:
         denom = filled.sum().clamp(min=1.0)
         td = (q_tot - y) * filled
         logs: dict[str, float] = {"lambda": lam}
+        # the replayed episodes' discounted Monte-Carlo returns in the same (standardised) reward units as Q_tot:
+        # RES's regression target, and for every algorithm the logged behaviour value (Q_tot far above it is
+        # the sign of overestimation)
+        ret = self._returns_to_go(batch["reward"], filled)
         if cfg.algorithm == "wqmix":
             w = self._wqmix_weights(td, actions, extra, y)
             loss_q = (w.detach() * td**2).sum() / denom
@@ -211,7 +215,6 @@ class QLearner:
         else:
             loss = (td**2).sum() / denom
             if cfg.algorithm == "res":
-                ret = self._returns_to_go(batch["reward"], filled)
                 loss_r = (((q_tot - ret) * filled) ** 2).sum() / denom
                 loss = loss + cfg.res_lambda * loss_r
                 logs["loss_res_reg"] = loss_r.item()
@@ -222,11 +225,8 @@ class QLearner:
         stepped = self.sparse.step()
         self.sparse.account_train(b, t_len, update_iteration=not stepped)
         self.train_steps += 1
-        # the replayed episodes' discounted Monte-Carlo return in the same (standardised) reward units as Q_tot:
-        # the behaviour policy's value, so Q_tot far above it is the sign of overestimation (a diagnostic)
-        rtg = self._returns_to_go(batch["reward"], filled)
         logs.update(loss=loss.item(), grad_norm=float(grad_norm), q_tot=float((q_tot.detach() * filled).sum() / denom),
-                    target=float((y * filled).sum() / denom), return_to_go=float((rtg * filled).sum() / denom),
+                    target=float((y * filled).sum() / denom), return_to_go=float((ret * filled).sum() / denom),
                     topology_update=float(not stepped))
         if "sm_gap" in extra:
             logs["sm_gap"] = float(extra["sm_gap"])

@@ -21,7 +21,7 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
-from .channels import initial_law
+from .channels import initial_law, success_prob
 from .optimal import closed_form_energy, packet_dp
 
 __all__ = ["ChannelBelief", "DriftPlusPenalty", "EDFPolicy", "UniformPolicy", "golden_section_max",
@@ -99,10 +99,10 @@ class ChannelBelief:
     """
 
     def __init__(self, inst) -> None:
+        self.instance = inst
         self.kernels = np.asarray(inst.kernels, dtype=float)
         self.tau = np.asarray(inst.tau)
-        nc = self.kernels.shape[-1]
-        self.kappa = np.asarray(inst.dist, dtype=float)[:, None] ** 3 * np.arange(1, nc + 1)[None, :]  # (N, nc)
+        self.states = np.arange(1, self.kernels.shape[-1] + 1)  # channel states 1..N_c
         self.initial = initial_law(self.kernels, inst.channel_start)
         self.b = self.initial.copy()
 
@@ -113,7 +113,8 @@ class ChannelBelief:
         """log P(observed outcomes of the slot | c_i = c), shape (N, nc), up to a constant per user."""
         S, known = observed_successes(q_before, q_after, self.tau)
         n = np.where(known, np.asarray(q_before, dtype=float), 0.0)
-        p = np.tanh(np.asarray(energies, dtype=float)[:, :, None] / self.kappa[:, None, :])  # (N, K, nc)
+        p = success_prob(np.asarray(energies, dtype=float)[:, :, None], self.states[None, None, :],
+                         np.asarray(self.instance.dist, dtype=float)[:, None, None])  # (N, K, nc)
         fail = (n - S)[..., None]
         with np.errstate(divide="ignore", invalid="ignore"):  # 0 * log 0 = 0: masked below
             ll = np.where(S[..., None] > 0, S[..., None] * np.log(p), 0.0)
@@ -165,7 +166,7 @@ class DriftPlusPenalty:
 
     def reset(self, env, rng: np.random.Generator) -> None:  # Z carried across episodes (spec §3.3)
         if self.channel == "belief":
-            if self._filter is None or self._filter.kernels.shape != env.instance.kernels.shape:
+            if self._filter is None or self._filter.instance is not env.instance:  # one filter per instance
                 self._filter = ChannelBelief(env.instance)
             self._filter.reset()
             self._last = None
