@@ -103,6 +103,7 @@ class ChannelBelief:
         self.kernels = np.asarray(inst.kernels, dtype=float)
         self.tau = np.asarray(inst.tau)
         self.states = np.arange(1, self.kernels.shape[-1] + 1)  # channel states 1..N_c
+        self.dist = np.asarray(inst.dist, dtype=float)
         self.initial = initial_law(self.kernels, inst.channel_start)
         self.b = self.initial.copy()
 
@@ -114,7 +115,7 @@ class ChannelBelief:
         S, known = observed_successes(q_before, q_after, self.tau)
         n = np.where(known, np.asarray(q_before, dtype=float), 0.0)
         p = success_prob(np.asarray(energies, dtype=float)[:, :, None], self.states[None, None, :],
-                         np.asarray(self.instance.dist, dtype=float)[:, None, None])  # (N, K, nc)
+                         self.dist[:, None, None])  # (N, K, nc)
         fail = (n - S)[..., None]
         with np.errstate(divide="ignore", invalid="ignore"):  # 0 * log 0 = 0: masked below
             ll = np.where(S[..., None] > 0, S[..., None] * np.log(p), 0.0)
