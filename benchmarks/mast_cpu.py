@@ -26,9 +26,9 @@ Sub-commands:
   episode) and training steps/s of the learner (batch 32 episodes) for dense and 90%-sparse MAST,
   measured now, one thread. ``--speed-tasks smax-3m --tasks smax-3m`` measures SMAX (extra ``[smax]``).
 
-Cost: one 5e5-step run is ~15-20 min of one core on an idle machine (speeds measured at load ~5: LBF
-~1200 collected env steps/s and ~15 training steps/s of 32 episodes); the 24 runs of E-M1 are ~4 h on 2
-idle cores, and much longer on a shared machine (a 3e4-step spread run took ~700 s at load ~13).
+Cost: one 5e5-step run is ~13-20 min of one core (spread: 12.5-13 min with two runs in parallel; speeds
+measured at load ~5: LBF ~1200 collected env steps/s and ~15 training steps/s of 32 episodes); the 24 runs
+of E-M1 are ~3-4 h on 2 idle cores, and much longer on a shared machine (a 3e4-step spread run took ~700 s at load ~13).
 
 Example (E-M1 at the spec budget):
     python benchmarks/mast_cpu.py run --tasks lbf,spread --arms dense,mast,static,rigl --seeds 0,1,2 \\

@@ -99,6 +99,8 @@ def build_parser() -> CliParser:
     h.add_argument("--res-beta", type=positive_float, default=0.05)
     h.add_argument("--res-lambda", type=float, default=0.05)
     h.add_argument("--no-standardise-rewards", action="store_true")
+    h.add_argument("--no-time-limit-bootstrap", action="store_true",
+                   help="cut the target at a time-limit end as at a terminal state (default: bootstrap)")
     h.add_argument("--input-scale", choices=INPUT_SCALES, default="none",
                    help="'bounds': divide observations and state by their spaces' bounds (our choice)")
     h.add_argument("--eval-interval", type=positive_int, default=10_000)
@@ -121,6 +123,7 @@ def config_from_args(a: argparse.Namespace, seed: int) -> Any:
         "mask_update_episodes": a.mask_update_episodes, "zeta0": a.zeta0, "wqmix_variant": a.wqmix_variant,
         "wqmix_alpha": a.wqmix_alpha if a.wqmix_alpha is not None else (0.5 if a.wqmix_variant == "ow" else 0.1),
         "res_beta": a.res_beta, "res_lambda": a.res_lambda, "standardise_rewards": not a.no_standardise_rewards,
+        "time_limit_bootstrap": not a.no_time_limit_bootstrap,
         "input_scale": a.input_scale,
         "eval_interval": a.eval_interval, "eval_episodes": a.eval_episodes,
         "checkpoint_interval": a.checkpoint_interval, "log_interval": a.log_interval,

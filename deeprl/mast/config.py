@@ -57,6 +57,7 @@ class MastConfig:
     eps_anneal_steps: int = 50_000
     target_update_episodes: int = 200
     standardise_rewards: bool = True
+    time_limit_bootstrap: bool = True  # False: a time-limit end is cut like a terminal state (diagnostic)
     input_scale: str = "none"  # "bounds": observations/state divided by their spaces' bounds (input_scaling.py)
     hidden: int = 64
     mixer_embed: int = 32

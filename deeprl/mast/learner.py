@@ -17,6 +17,8 @@ One training step on a minibatch of B padded episodes (T transitions, n agents):
 5. one optimizer step through the sparse engine (masked gradients, topology updates, FLOPs).
 
 Rewards are standardised by running statistics (EPyMARL ``standardise_rewards``, spec §3.2 note).
+A time-limit end bootstraps from z_L (EPyMARL's ``add_value_last_step``); ``time_limit_bootstrap=False`` cuts
+it as at a terminal state (our diagnostic switch, ``--no-time-limit-bootstrap``).
 """
 
 from __future__ import annotations
@@ -58,6 +60,15 @@ class RunningMeanStd:
 
     def load_state_dict(self, s: Mapping[str, float]) -> None:
         self.mean, self.var, self.count = float(s["mean"]), float(s["var"]), float(s["count"])
+
+
+def episode_end_as_terminal(terminated: torch.Tensor, filled: torch.Tensor) -> torch.Tensor:
+    """``terminated`` (B, T) with every episode's last filled step set to 1, so a time-limit end is cut
+    like a terminal state (``time_limit_bootstrap=False``; the default bootstraps, as EPyMARL's
+    ``add_value_last_step``)."""
+    nxt = torch.cat([filled[:, 1:], torch.zeros_like(filled[:, :1])], dim=1)
+    last = (filled > 0) & (nxt <= 0)
+    return torch.where(last, torch.ones_like(terminated), terminated)
 
 
 class QLearner:
@@ -186,6 +197,8 @@ class QLearner:
         b, t_len, n = actions.shape
         filled = batch["filled"]
         terminated = batch["terminated"]
+        if not cfg.time_limit_bootstrap:
+            terminated = episode_end_as_terminal(terminated, filled)
         last = torch.cat([torch.full((b, 1, n), -1, dtype=torch.long, device=self.device), actions], 1)
         inputs = build_agent_inputs(batch["obs"], last, self.n_actions)  # (B, T+1, n, in)
 

@@ -67,3 +67,23 @@ def test_hybrid_schedule_orders() -> None:
         HybridTargetSchedule("nope", 1, 0.5)
     with pytest.raises(ValueError, match="z must have shape"):
         td_lambda_targets(torch.zeros(1, 3), torch.zeros(1, 3), torch.ones(1, 3), torch.zeros(1, 3), 0.9, 0.5)
+
+
+def test_episode_end_as_terminal_cuts_the_time_limit_bootstrap() -> None:
+    """``time_limit_bootstrap=False``: the last filled step of every episode becomes terminal, so a
+    truncated episode's last target is its reward alone; padding and earlier steps are untouched."""
+    from deeprl.mast.learner import episode_end_as_terminal
+
+    term = torch.tensor([[0, 0, 1, 0, 0], [0, 0, 0, 0, 0], [0, 0, 0, 0, 0]], dtype=torch.float64)
+    filled = torch.tensor([[1, 1, 1, 0, 0], [1, 1, 1, 1, 1], [1, 1, 0, 0, 0]], dtype=torch.float64)
+    cut = episode_end_as_terminal(term, filled)
+    torch.testing.assert_close(cut, torch.tensor([[0, 0, 1, 0, 0], [0, 0, 0, 0, 1], [0, 1, 0, 0, 0]],
+                                                 dtype=torch.float64))
+    r = torch.tensor([[1.0, 0.0, 2.0, 0.0, 0.0], [0.5, 0.0, 0.0, 1.0, 0.0], [1.0, 2.0, 0.0, 0.0, 0.0]],
+                     dtype=torch.float64)
+    z = torch.arange(18, dtype=torch.float64).view(3, 6) + 1.0
+    y = td_lambda_targets(r, cut, filled, z, 0.9, 0.0)
+    # one-step targets: the truncated episode's last step (t = 4) is r_4 = 0 (no 0.9 * z_5 = 10.8)
+    torch.testing.assert_close(y[1], torch.tensor([0.5 + 0.9 * 8, 0.9 * 9, 0.9 * 10, 1.0 + 0.9 * 11, 0.0],
+                                                  dtype=torch.float64))
+    torch.testing.assert_close(y[2], torch.tensor([1.0 + 0.9 * 14, 2.0, 0.0, 0.0, 0.0], dtype=torch.float64))
