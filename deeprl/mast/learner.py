@@ -36,7 +36,7 @@ from deeprl.mast.config import MastConfig
 from deeprl.mast.mixers import CentralFFMixer, QMixer
 from deeprl.mast.soft_mellowmax import soft_mellowmax
 from deeprl.mast.sparsity import SparseNetworks
-from deeprl.mast.td_lambda import HybridTargetSchedule, td_lambda_targets
+from deeprl.mast.td_lambda import HybridTargetSchedule, episode_end_as_terminal, td_lambda_targets
 
 NEG_INF = -1e10
 
@@ -60,15 +60,6 @@ class RunningMeanStd:
 
     def load_state_dict(self, s: Mapping[str, float]) -> None:
         self.mean, self.var, self.count = float(s["mean"]), float(s["var"]), float(s["count"])
-
-
-def episode_end_as_terminal(terminated: torch.Tensor, filled: torch.Tensor) -> torch.Tensor:
-    """``terminated`` (B, T) with every episode's last filled step set to 1, so a time-limit end is cut
-    like a terminal state (``time_limit_bootstrap=False``; the default bootstraps, as EPyMARL's
-    ``add_value_last_step``)."""
-    nxt = torch.cat([filled[:, 1:], torch.zeros_like(filled[:, :1])], dim=1)
-    last = (filled > 0) & (nxt <= 0)
-    return torch.where(last, torch.ones_like(terminated), terminated)
 
 
 class QLearner:

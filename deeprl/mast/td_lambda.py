@@ -7,6 +7,8 @@ eq. (35)  G_t = r_t + gamma (1 - term_t) [ (1 - lambda) z_{t+1} + lambda G_{t+1}
 eq. (36)  y_t = G^(1)_t before training step T_0 and G^lambda_t after (``onestep_first``), or the other
           way round (``lambda_first``), or a single kind throughout (``lambda_only``/``onestep_only``).
 lambda = 0 gives the one-step target r_t + gamma (1 - term_t) z_{t+1}.
+:func:`episode_end_as_terminal` marks every episode's last step terminal, so a time-limit end is cut
+instead (``MastConfig.time_limit_bootstrap=False``).
 """
 
 from __future__ import annotations
@@ -38,6 +40,15 @@ def td_lambda_targets(rewards: torch.Tensor, terminated: torch.Tensor, filled: t
         out[:, t] = g
         g_next = g
     return out
+
+
+def episode_end_as_terminal(terminated: torch.Tensor, filled: torch.Tensor) -> torch.Tensor:
+    """``terminated`` (B, T) with every episode's last filled step set to 1, so a time-limit end is cut
+    like a terminal state (``time_limit_bootstrap=False``; the default bootstraps, as EPyMARL's
+    ``add_value_last_step``)."""
+    nxt = torch.cat([filled[:, 1:], torch.zeros_like(filled[:, :1])], dim=1)
+    last = (filled > 0) & (nxt <= 0)
+    return torch.where(last, torch.ones_like(terminated), terminated)
 
 
 class HybridTargetSchedule:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from deeprl.mast.td_lambda import HybridTargetSchedule, td_lambda_targets
+from deeprl.mast.td_lambda import HybridTargetSchedule, episode_end_as_terminal, td_lambda_targets
 
 
 def _reference(r: list[float], term: list[float], length: int, z: list[float], g: float, lam: float) -> list[float]:
@@ -72,8 +72,6 @@ def test_hybrid_schedule_orders() -> None:
 def test_episode_end_as_terminal_cuts_the_time_limit_bootstrap() -> None:
     """``time_limit_bootstrap=False``: the last filled step of every episode becomes terminal, so a
     truncated episode's last target is its reward alone; padding and earlier steps are untouched."""
-    from deeprl.mast.learner import episode_end_as_terminal
-
     term = torch.tensor([[0, 0, 1, 0, 0], [0, 0, 0, 0, 0], [0, 0, 0, 0, 0]], dtype=torch.float64)
     filled = torch.tensor([[1, 1, 1, 0, 0], [1, 1, 1, 1, 1], [1, 1, 0, 0, 0]], dtype=torch.float64)
     cut = episode_end_as_terminal(term, filled)
