@@ -94,11 +94,13 @@ def _run_one(job: dict) -> dict:
         summary = resume(run_dir, progress=False)
     else:
         summary = train(cfg, run_dir, progress=False)
+    scale = float(summary.get("energy_scale", 1.0))
     print(f"  {job['label']} seed {cfg.seed}: throughput {summary['throughput']:.4f}, energy/slot "
-          f"{summary['energy_per_slot']:.3f} (E_b {summary['budget']:.3f}), lambda {summary['lambda']:.4f}, "
-          f"{summary['seconds']:.0f} s", flush=True)
+          f"{summary['energy_per_slot']:.3f} (E_b {summary['budget']:.3f}), lambda {summary['lambda']:.4f}"
+          f"{f', energy scale {scale:.3f}' if scale != 1.0 else ''}, {summary['seconds']:.0f} s", flush=True)
     return {"label": job["label"], "seed": cfg.seed, **{k: summary[k] for k in
-            ("throughput", "energy_per_slot", "lambda", "seconds", "policy")}}
+            ("throughput", "energy_per_slot", "lambda", "seconds", "policy")},
+            "energy_scale": float(summary.get("energy_scale", 1.0))}
 
 
 def run_jobs(jobs: list[dict], n_jobs: int) -> list[dict]:
@@ -154,6 +156,8 @@ def add_lambda_rule_args(ap: CliParser) -> None:
                          "(default %(default)s)")
     ap.add_argument("--calibrate-mix", action="store_true",
                     help="with --dual calibrate: mix the bracket's two lambdas per episode (Beutler-Ross)")
+    ap.add_argument("--calibrate-throttle", action="store_true",
+                    help="with --dual calibrate: if lambda_max overspends, scale the policy's energies to E_b")
     ap.add_argument("--split-critic", action="store_true",
                     help="critics output (Q_S, Q_E), combined as Q_S - lambda Q_E (deeprl.rsd4.agent)")
 
@@ -162,6 +166,7 @@ def lambda_rule_config(args) -> dict:
     """RSD4Config fields of :func:`add_lambda_rule_args`'s options."""
     return dict(calibrate_range=args.calibrate_range, calibrate_search=args.calibrate_search,
                 calibrate_margin=args.calibrate_margin, calibrate_mix=args.calibrate_mix,
+                calibrate_throttle=args.calibrate_throttle,
                 split_critic=args.split_critic)
 
 
@@ -180,6 +185,8 @@ def lambda_rule_tags(args, dual: str) -> list[str]:
             tags.append(f"margin{args.calibrate_margin:g}")
         if args.calibrate_mix:
             tags.append("mix")
+        if args.calibrate_throttle:
+            tags.append("throttle")
     if args.split_critic:
         tags.append("split")
     return tags
@@ -302,13 +309,18 @@ def main(argv: list[str] | None = None) -> int:
                      f"{r['worst_energy_per_slot'] / budget:.3f} | {r['runs_within_budget']}/{n} | "
                      f"{r['runs_within_5pct']}/{n} | {lam} |")
     lines += ["", f"Every learned run ({args.eval_episodes} evaluation episodes each):", "",
-              "| run | seed | throughput | energy/slot | E/E_b | constraint E <= E_b | lambda | policy | seconds |",
+              "| run | seed | throughput | energy/slot | E/E_b | constraint E <= E_b | lambda (energy scale c "
+              "if throttled) | policy | seconds |",
               "|---|---|---|---|---|---|---|---|---|"]
+    def throttled(r: dict) -> str:
+        c = r.get("energy_scale", 1.0)
+        return f" (c {c:.3f})" if c != 1.0 else ""
+
     for r in results:
         ok = "holds" if r["energy_per_slot"] <= budget else (
             "VIOLATED (within 5%)" if r["energy_per_slot"] <= 1.05 * budget else "VIOLATED")
         lines.append(f"| {r['label']} | {r['seed']} | {r['throughput']:.4f} | {r['energy_per_slot']:.3f} | "
-                     f"{r['energy_per_slot'] / budget:.3f} | {ok} | {r['lambda']:.4f} | {r['policy']} | "
+                     f"{r['energy_per_slot'] / budget:.3f} | {ok} | {r['lambda']:.4f}{throttled(r)} | {r['policy']} | "
                      f"{r['seconds']:.0f} |")
     by = {r["label"]: r for r in table}
     checks = []

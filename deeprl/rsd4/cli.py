@@ -87,6 +87,8 @@ def build_parser() -> CliParser:
                    help="calibrate: hold mean + MARGIN x SE of validation energy to the budget (default %(default)s)")
     a.add_argument("--calibrate-mix", action="store_true",
                    help="calibrate: mix the bracket's two lambdas per episode to spend E_b (Beutler-Ross; ours)")
+    a.add_argument("--calibrate-throttle", action="store_true",
+                   help="calibrate: if lambda_max overspends, scale the policy's energies to the budget (ours)")
     a.add_argument("--split-critic", action="store_true",
                    help="critics output (Q_S, Q_E), combined as Q_S - lambda Q_E (ours; deeprl.rsd4.agent)")
     a.add_argument("--hidden", type=positive_int, default=d.hidden)
@@ -112,7 +114,8 @@ def config_from_args(args) -> RSD4Config:
         softmax_beta=args.softmax_beta, importance_sampling=args.importance_sampling, dual=args.dual,
         lam0=args.lam0, dual_lr_frac=args.dual_lr_frac, dual_freeze_frac=args.dual_freeze_frac,
         calibrate_range=args.calibrate_range, calibrate_search=args.calibrate_search,
-        calibrate_margin=args.calibrate_margin, calibrate_mix=args.calibrate_mix, split_critic=args.split_critic,
+        calibrate_margin=args.calibrate_margin, calibrate_mix=args.calibrate_mix,
+        calibrate_throttle=args.calibrate_throttle, split_critic=args.split_critic,
         outcome_features=args.outcome_features,
         hidden=args.hidden, bptt_window=args.bptt_window, burn_in=args.burn_in,
         user_features=args.user_features,

@@ -101,6 +101,11 @@ class RSD4Config:
     # spec §3.2 gives the optimum; ours for the learned policy): spends E_b on the validation episodes
     # instead of the E^+ <= E_b of the feasible end alone
     calibrate_mix: bool = False
+    # "calibrate", bisection: when even lambda_max overspends on the validation episodes (a policy that does
+    # not follow lambda), scale the greedy policy's energies by the largest c in [0, 1] that meets the budget,
+    # found by bisection (ours; c = 0, idling, is always feasible): the evaluated policy then keeps E_b
+    # instead of being reported as a violation. Off: such a run keeps lambda_max and overspends
+    calibrate_throttle: bool = False
     # critics with two outputs (Q_S, Q_E) combined as Q_S - lambda Q_E (ours; deeprl.rsd4.agent): the
     # reward of eq. (8) is linear in lambda, so the lambda-dependence of the value is exact by construction
     split_critic: bool = False
@@ -129,8 +134,9 @@ class RSD4Config:
                 raise ValueError(f"{name} must be a positive integer, got {v!r}")
         if not (self.calibrate_margin >= 0 and math.isfinite(self.calibrate_margin)):
             raise ValueError(f"calibrate_margin must be a non-negative number, got {self.calibrate_margin!r}")
-        if not isinstance(self.calibrate_mix, bool):
-            raise ValueError(f"calibrate_mix must be True or False, got {self.calibrate_mix!r}")
+        for name in ("calibrate_mix", "calibrate_throttle"):
+            if not isinstance(getattr(self, name), bool):
+                raise ValueError(f"{name} must be True or False, got {getattr(self, name)!r}")
         for name in ("lr", "obs_scale", "target_sigma", "calibrate_range"):
             if not getattr(self, name) > 0:
                 raise ValueError(f"{name} must be positive, got {getattr(self, name)!r}")

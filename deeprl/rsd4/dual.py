@@ -48,6 +48,15 @@ pi_lambda instead of chasing a moving lambda:
   mean energy per slot of greedy validation episodes with common seeds, keeping the feasible end of the
   final bracket (the smallest lambda found whose energy is <= E_b; a deterministic policy, so no mixing).
 
+Throttle fallback (``calibrate_throttle``, ours): a learned policy that does not follow lambda can overspend
+even at lambda_max (README: TD3 and RTD3 seeds at 1.9 and 2.9 E_b), and the bisection then reports a
+violated budget. With the fallback, :meth:`DualAscent.calibrate` goes on to a second bisection, on an
+energy scale c in [0, 1] of the greedy policy at lambda_max (every per-packet energy e becomes c e, i.e.
+the action a becomes c (a + 1) - 1), for the largest c whose validation energy is <= E_b; c = 0 (idling)
+is always feasible, so the calibrated policy meets the budget on the validation episodes. It acts only
+where lambda_max is infeasible, so runs whose lambda search succeeds are unchanged; no mixing with it
+(E(c) has no jumps to bridge: the bisection's tolerance puts E(c) close to E_b).
+
 The interval is [0, lambda_max] of this object: the trainer passes ``calibrate_range x lambda_max``
 (config ``calibrate_range``, default 1), so a range above 1 lets the network see multipliers above the
 model's lambda_max. Measured (README, TD3, seeds 13-18): range 1 keeps 2/6 seeds in budget (the others
@@ -112,6 +121,7 @@ class DualAscent:
         self.episodes_seen = 0
         self.iterates: list[float] = []  # lambda_k at each update of (17a), for (17b)
         self.mix: tuple[float, float] | None = None  # calibrate with mixing: (lambda^-, its probability q)
+        self.scale = 1.0  # energy scale c of the greedy policy (calibrate's throttle fallback; 1 = untouched)
         self.frozen = False
 
     def project(self, lam: float) -> float:
@@ -149,7 +159,8 @@ class DualAscent:
             return self.sample(rng, size)
         return self.lam if size is None else np.full(size, self.lam)
 
-    def calibrate(self, energy_at: Callable[[float], float], rel_tol: float = 1.0 / 128, mix: bool = False) -> dict:
+    def calibrate(self, energy_at: Callable[[float], float], rel_tol: float = 1.0 / 128, mix: bool = False,
+                  throttle: Callable[[float, float], float] | None = None) -> dict:
         """Set lambda to the feasible end of the bisection of ``solve_dual`` on ``energy_at(lambda)``.
 
         With ``mix`` (config ``calibrate_mix``), also keep the infeasible end lambda^- of the final bracket
@@ -161,9 +172,13 @@ class DualAscent:
         ``energy_at`` is the mean energy per slot of the greedy policy at lambda on fixed validation
         episodes. Stops when the bracket is below ``rel_tol * lambda_max`` (~log2(1/rel_tol) + 2 calls).
         lambda = 0 if the policy at lambda = 0 is within the budget; lambda_max if even lambda_max is not
-        (the caller then reports a violated budget). Returns lambda, its energy and the number of calls.
+        (the caller then reports a violated budget), unless ``throttle`` is given: ``throttle(lambda, c)`` is the
+        validation energy of the greedy policy at lambda with its energies scaled by c, and the scale is then
+        set by :meth:`throttle` (see the module docstring). Returns lambda, its energy, the number of calls
+        (both searches), feasibility, the mixing and the energy scale.
         """
         calls: list[float] = []
+        self.scale = 1.0
 
         def at(lam: float) -> SimpleNamespace:
             calls.append(lam)
@@ -173,8 +188,33 @@ class DualAscent:
         self.lam = float(sol.hi.lam)
         feasible = bool(sol.hi.energy_rate <= self.budget)
         self.mix = (float(sol.lo.lam), float(sol.mix)) if mix and feasible and sol.mix > 0 else None
-        return {"lam": self.lam, "energy": sol.hi.energy_rate, "calls": len(calls), "feasible": feasible,
-                "mix": self.mix, "mixed_energy": float(sol.energy) if self.mix else sol.hi.energy_rate}
+        out = {"lam": self.lam, "energy": sol.hi.energy_rate, "calls": len(calls), "feasible": feasible,
+               "mix": self.mix, "mixed_energy": float(sol.energy) if self.mix else sol.hi.energy_rate,
+               "scale": 1.0}
+        if throttle is not None and not feasible:
+            lam = self.lam
+            th = self.throttle(lambda c: throttle(lam, c), rel_tol)
+            out.update(energy=th["energy"], mixed_energy=th["energy"], feasible=th["feasible"], scale=self.scale,
+                       calls=out["calls"] + th["calls"])
+        return out
+
+    def throttle(self, energy_at_scale: Callable[[float], float], rel_tol: float = 1.0 / 128) -> dict:
+        """Set the energy scale c to the largest c in [0, 1] with ``energy_at_scale(c)`` <= E_b (bisection).
+
+        ``solve_dual``'s bisection on u = 1 - c (energy non-increasing in u, as in lambda), keeping the
+        feasible end of the final bracket, within ``rel_tol`` of the crossing; c = 1 if already feasible.
+        """
+        calls: list[float] = []
+
+        def at(u: float) -> SimpleNamespace:
+            calls.append(u)
+            return SimpleNamespace(lam=u, energy_rate=float(energy_at_scale(1.0 - u)), throughput=0.0)
+
+        sol = solve_dual(at, self.budget, 1.0, rel_tol=rel_tol)
+        self.scale = 1.0 - float(sol.hi.lam)
+        self.mix = None
+        return {"scale": self.scale, "energy": sol.hi.energy_rate, "calls": len(calls),
+                "feasible": bool(sol.hi.energy_rate <= self.budget)}
 
     def episode_lambda(self, seed: int) -> float:
         """The lambda of the greedy episode with seed ``seed``: lambda, or with mixing lambda^- when a
@@ -203,6 +243,7 @@ class DualAscent:
         best = max(feasible, key=lambda i: res[i][1]) if feasible else min(range(len(res)), key=lambda i: res[i][0])
         self.lam = float(grid[best])
         self.mix = None
+        self.scale = 1.0
         return {"lam": self.lam, "energy": res[best][0], "calls": len(res), "feasible": bool(feasible)}
 
     def averaged(self) -> float:
@@ -221,7 +262,7 @@ class DualAscent:
     def state_dict(self) -> dict:
         return {"lam": self.lam, "energies": list(self.energies), "episodes_seen": self.episodes_seen,
                 "iterates": list(self.iterates), "frozen": self.frozen,
-                "mix": None if self.mix is None else list(self.mix)}
+                "mix": None if self.mix is None else list(self.mix), "scale": self.scale}
 
     def load_state_dict(self, s: dict) -> None:
         self.lam = float(s["lam"])
@@ -230,3 +271,4 @@ class DualAscent:
         self.iterates = [float(x) for x in s.get("iterates", [])]
         self.frozen = bool(s.get("frozen", False))
         self.mix = None if s.get("mix") is None else (float(s["mix"][0]), float(s["mix"][1]))
+        self.scale = float(s.get("scale", 1.0))

@@ -77,7 +77,11 @@ class Trainer:
         self.history: list[dict] = []
 
     # ------------------------------------------------------------------------------ episodes
-    def run_episode(self, seed: int, explore: bool, lam: float) -> dict:
+    def run_episode(self, seed: int, explore: bool, lam: float, scale: float = 1.0) -> dict:
+        """One episode at multiplier ``lam``; greedy episodes (``explore=False``) scale every per-packet
+        energy by ``scale`` (the calibrate rule's throttle, deeprl.rsd4.dual: a -> scale (a + 1) - 1)."""
+        if explore and scale != 1.0:
+            raise ValueError(f"scale acts on greedy episodes only, got scale={scale} with explore=True")
         env, feat, agent, cfg = self.env, self.feat, self.agent, self.cfg
         n, H, A = env.n_users, env.horizon, feat.act_dim
         env.lam = lam
@@ -99,6 +103,8 @@ class Trainer:
                 a = self.rng.uniform(-1, 1, size=a.shape).astype(np.float32)
             elif explore:
                 a = np.clip(a + self.rng.normal(0, cfg.expl_noise, size=a.shape), -1, 1).astype(np.float32)
+            elif scale != 1.0:
+                a = (np.float32(scale) * (a + 1) - 1).astype(np.float32)  # e = e_max (a + 1) / 2 scaled by c
             _, _, _, _, info = env.step(feat.to_env_action(a))
             acts[:, t] = a  # the executed action (spec §2.4, our choice)
             S[:, t], E[:, t] = info["S"], info["E"]
@@ -111,8 +117,8 @@ class Trainer:
     def evaluate(self, episodes: int | None = None, base_seed: int = VALIDATION_SEED) -> dict:
         """Greedy episodes with seeds ``base_seed + k``: validation seeds during training, ``EVAL_SEED`` at the end."""
         k = self.cfg.eval_episodes if episodes is None else episodes
-        res = [self.run_episode(base_seed + e, explore=False, lam=self.dual.episode_lambda(base_seed + e))
-               for e in range(k)]
+        res = [self.run_episode(base_seed + e, explore=False, lam=self.dual.episode_lambda(base_seed + e),
+                                scale=self.dual.scale) for e in range(k)]
         tp = np.array([r["throughput"] for r in res])
         en = np.array([r["energy"] for r in res])
         return {"throughput": float(tp.mean()), "energy": float(en.mean()),
@@ -124,19 +130,22 @@ class Trainer:
         Every lambda tried is scored on the same episodes (seeds ``VALIDATION_SEED + k``), so E(lambda)
         is a deterministic function of lambda for the current weights. The energy held to the budget is
         the upper confidence bound mean + ``calibrate_margin`` x SE over those episodes (config; 0 = mean).
+        With ``calibrate_throttle`` a lambda_max that overspends is followed by the bisection on the energy
+        scale (:meth:`DualAscent.throttle`) on the same episodes and the same bound.
         """
         k = self.cfg.eval_episodes if episodes is None else episodes
         margin = self.cfg.calibrate_margin
 
-        def measure(lam: float) -> tuple[float, float]:
-            res = [self.run_episode(VALIDATION_SEED + e, explore=False, lam=lam) for e in range(k)]
+        def measure(lam: float, scale: float = 1.0) -> tuple[float, float]:
+            res = [self.run_episode(VALIDATION_SEED + e, explore=False, lam=lam, scale=scale) for e in range(k)]
             en = np.array([r["energy"] for r in res])
             se = float(en.std(ddof=1) / np.sqrt(k)) if k > 1 else 0.0
             return float(en.mean()) + margin * se, float(np.mean([r["throughput"] for r in res]))
 
         if self.cfg.calibrate_search == "grid":
             return self.dual.calibrate_grid(measure)
-        return self.dual.calibrate(lambda lam: measure(lam)[0], mix=self.cfg.calibrate_mix)
+        throttle = (lambda lam, c: measure(lam, c)[0]) if self.cfg.calibrate_throttle else None
+        return self.dual.calibrate(lambda lam: measure(lam)[0], mix=self.cfg.calibrate_mix, throttle=throttle)
 
     def sample_batch(self) -> dict[str, torch.Tensor]:
         cfg = self.cfg
@@ -240,7 +249,8 @@ class Trainer:
                         self.calibrate()  # only where the evaluation can select (earlier: last lambda)
                     ev = self.evaluate()
                     row.update({"eval/throughput": ev["throughput"], "eval/energy": ev["energy"]})
-                    rec = {"episode": self.episode, "lam": self.dual.lam, "mix": self.dual.mix, **ev}
+                    rec = {"episode": self.episode, "lam": self.dual.lam, "mix": self.dual.mix,
+                           "scale": self.dual.scale, **ev}
                     self.history.append(rec)
                     ok = ev["energy"] <= 1.02 * self.inst.budget
                     if self.episode >= select_from and ok and (self.best is None
@@ -279,6 +289,7 @@ class Trainer:
             self.agent.load_state_dict(self.best["agent"])
             self.dual.lam = float(self.best["lam"])  # the lambda (input g(t)) those weights were validated at
             self.dual.mix = self.best.get("mix")
+            self.dual.scale = float(self.best.get("scale", 1.0))
             chosen = f"best of last 20% (episode {self.best['episode']})"
         if cfg.dual == "calibrate":  # re-calibrate the chosen weights on more validation episodes
             self.calibrate(max(cfg.eval_episodes, 20))
@@ -288,6 +299,7 @@ class Trainer:
             "variant": cfg.variant, "partial": cfg.partial, "seed": cfg.seed, "episodes": self.episode,
             "instance": inst.describe(), "policy": chosen, "lambda": self.dual.lam,
             "lambda_mix": None if self.dual.mix is None else list(self.dual.mix),
+            "energy_scale": self.dual.scale,
             "throughput": ev["throughput"], "throughput_se": ev["throughput_se"],
             "energy_per_slot": ev["energy"], "budget": inst.budget,
             "constraint_satisfied": bool(ev["energy"] <= inst.budget),

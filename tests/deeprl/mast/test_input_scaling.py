@@ -60,6 +60,26 @@ def test_scaled_lbf_inputs_lie_in_unit_box_and_are_the_raw_ones_divided() -> Non
         MastConfig(input_scale="minmax")
 
 
+def test_scaling_is_the_identity_on_spread_whose_spaces_are_unbounded() -> None:
+    """MPE spread's observation and state spaces are unbounded, so ``input_scale="bounds"`` divides by 1:
+    the inputs are bit for bit the raw ones (the README's spread half of the E-M1 base rests on this)."""
+    raw, scaled = make_marl_env("spread", seed=3), scale_inputs(make_marl_env("spread", seed=3), "bounds")
+    assert np.all(bound_scale(raw.state_space) == 1.0)
+    o_raw, _ = raw.reset(seed=4)
+    o_sc, _ = scaled.reset(seed=4)
+    rng = np.random.default_rng(1)
+    for _ in range(25):
+        for a in raw.possible_agents:
+            assert np.all(bound_scale(raw.observation_space(a)) == 1.0)
+            assert o_sc[a].dtype == o_raw[a].dtype and np.array_equal(o_sc[a], o_raw[a])
+        assert np.array_equal(scaled.state(), raw.state())
+        acts = {a: int(rng.integers(5)) for a in raw.possible_agents}
+        o_raw, _, t_raw, tr_raw, _ = raw.step(acts)
+        o_sc, _, _, _, _ = scaled.step(acts)
+        if any(t_raw.values()) or any(tr_raw.values()):
+            break
+
+
 def test_short_lbf_run_with_scaled_inputs(tmp_path: Path) -> None:
     cfg = MastConfig.preset("dense", task="lbf", steps=300, seed=1, hidden=16, mixer_embed=8, hypernet_embed=16,
                             batch_size=2, buffer_size=8, capacity_on=2, eval_interval=150, eval_episodes=2,

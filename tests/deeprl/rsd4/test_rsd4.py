@@ -300,9 +300,9 @@ def test_selection_and_final_evaluation_use_disjoint_episode_seeds(tmp_path, mon
     seen: list[tuple[int, bool]] = []
     real = tr.run_episode
 
-    def spy(seed, explore=True, lam=0.0):
+    def spy(seed, explore=True, lam=0.0, scale=1.0):
         seen.append((seed, explore))
-        return real(seed, explore=explore, lam=lam)
+        return real(seed, explore=explore, lam=lam, scale=scale)
 
     monkeypatch.setattr(tr, "run_episode", spy)
     tr.train(progress=False)
@@ -325,10 +325,10 @@ def test_final_score_uses_final_eval_episodes_fresh_episodes(tmp_path, monkeypat
     seen: list[int] = []
     real = tr.run_episode
 
-    def spy(seed, explore=True, lam=0.0):
+    def spy(seed, explore=True, lam=0.0, scale=1.0):
         if not explore and train_mod.EVAL_SEED <= seed < train_mod.EVAL_SEED + 10**6:  # not validation seeds
             seen.append(seed)
-        return real(seed, explore=explore, lam=lam)
+        return real(seed, explore=explore, lam=lam, scale=scale)
 
     monkeypatch.setattr(tr, "run_episode", spy)
     tr.train(progress=False)
@@ -420,7 +420,7 @@ def test_trainer_with_calibrate_mix_evaluates_the_mixture(tmp_path, monkeypatch)
     b, lam_max = tr.dual.budget, tr.dual.lam_max
     played: list[float] = []
 
-    def fake(seed, explore=True, lam=0.0):
+    def fake(seed, explore=True, lam=0.0, scale=1.0):
         played.append(lam)
         return {"energy": b * (2.0 if lam < 0.5 * lam_max else 0.5), "throughput": 1.0}
 
@@ -433,6 +433,71 @@ def test_trainer_with_calibrate_mix_evaluates_the_mixture(tmp_path, monkeypatch)
     assert ev["energy"] == pytest.approx(b, rel=0.1)  # E_b in expectation, not E^+ = 0.5 E_b
     with pytest.raises(ValueError, match="calibrate_mix"):
         small_cfg(calibrate_mix="yes")
+
+
+def test_calibrate_throttle_scales_the_energies_to_the_budget_when_lambda_max_overspends():
+    """A policy spending 3 E_b at every lambda: without the fallback lambda_max is kept and reported
+    infeasible; with it, E(c) = 3 c meets E_b = 1 at c = 1/3 and the scale is the feasible end of the
+    bisection, within 1/128 below 1/3. A feasible lambda search never calls the throttle and resets c to 1."""
+    over = DualAscent(budget=1.0, lam_max=1.0, mode="calibrate")
+    info = over.calibrate(lambda lam: 3.0)
+    assert not info["feasible"] and over.scale == 1.0 and info["scale"] == 1.0
+    d = DualAscent(budget=1.0, lam_max=1.0, mode="calibrate")
+    tried: list[tuple[float, float]] = []
+
+    def energy_at_scale(lam, c):
+        tried.append((lam, c))
+        return 3.0 * c
+
+    info = d.calibrate(lambda lam: 3.0, mix=True, throttle=energy_at_scale)
+    assert 1 / 3 - 1 / 128 <= d.scale <= 1 / 3 and info["scale"] == d.scale
+    assert info["feasible"] and info["energy"] == pytest.approx(3.0 * d.scale) and info["energy"] <= 1.0
+    assert d.lam == 1.0 and {lam for lam, _ in tried} == {1.0}  # scaled at lambda_max
+    assert d.mix is None and info["calls"] == (7 + 2) + (7 + 2)  # both bisections
+    again = DualAscent(budget=1.0, lam_max=1.0, mode="calibrate")
+    again.load_state_dict(d.state_dict())
+    assert again.scale == d.scale
+
+    def never(lam, c):
+        raise AssertionError("the throttle acts only when lambda_max overspends")
+
+    d.calibrate(lambda lam: 3.0 * (1.0 - lam), throttle=never)
+    assert d.scale == 1.0 and 2 / 3 <= d.lam <= 2 / 3 + 1 / 128
+
+
+def test_throttled_greedy_episodes_scale_every_energy(tmp_path):
+    """run_episode(scale=c) plays a -> c (a + 1) - 1, i.e. every per-packet energy times c: c = 0 spends
+    nothing; c = 1 is the policy itself; the trainer's evaluation plays the calibrated scale; exploring
+    episodes refuse a scale."""
+    tr = Trainer(small_cfg(dual="calibrate", calibrate_throttle=True), tmp_path)
+    lam = 0.5 * tr.inst.lam_max
+    full = tr.run_episode(5, explore=False, lam=lam)
+    assert full["energy"] > 0
+    assert tr.run_episode(5, explore=False, lam=lam, scale=0.0)["energy"] == 0.0
+    assert tr.run_episode(5, explore=False, lam=lam, scale=1.0)["energy"] == full["energy"]
+    half = tr.run_episode(5, explore=False, lam=lam, scale=0.5)
+    assert 0.0 < half["energy"] < full["energy"]
+    with pytest.raises(ValueError, match="scale"):
+        tr.run_episode(5, explore=True, lam=lam, scale=0.5)
+    tr.dual.lam, tr.dual.scale = lam, 0.0
+    assert tr.evaluate(2)["energy"] == 0.0
+    with pytest.raises(ValueError, match="calibrate_throttle"):
+        small_cfg(calibrate_throttle=1)
+
+
+def test_trainer_calibrate_throttle_meets_the_budget_with_a_policy_that_ignores_lambda(tmp_path, monkeypatch):
+    """A fake policy spending 2 c E_b at every lambda (c: the scale): the trainer's calibration ends at
+    lambda_max with c in [1/2 - 1/128, 1/2] and its evaluation spends <= E_b."""
+    tr = Trainer(small_cfg(dual="calibrate", eval_episodes=2, calibrate_throttle=True), tmp_path)
+    b = tr.dual.budget
+
+    def fake(seed, explore=True, lam=0.0, scale=1.0):
+        return {"energy": 2.0 * b * scale, "throughput": scale}
+
+    monkeypatch.setattr(tr, "run_episode", fake)
+    info = tr.calibrate()
+    assert info["feasible"] and tr.dual.lam == tr.dual.lam_max and 0.5 - 1 / 128 <= tr.dual.scale <= 0.5
+    assert tr.evaluate()["energy"] <= b
 
 
 def test_calibrate_mode_never_steps_and_samples_the_whole_interval():
@@ -473,9 +538,9 @@ def test_calibrate_training_draws_behaviour_lambdas_and_calibrates_on_validation
     seen: list[tuple[int, bool, float]] = []
     real = tr.run_episode
 
-    def spy(seed, explore=True, lam=0.0):
+    def spy(seed, explore=True, lam=0.0, scale=1.0):
         seen.append((seed, explore, lam))
-        return real(seed, explore=explore, lam=lam)
+        return real(seed, explore=explore, lam=lam, scale=scale)
 
     monkeypatch.setattr(tr, "run_episode", spy)
     summary = tr.train(progress=False)
@@ -534,9 +599,9 @@ def test_trainer_calibrates_by_grid_when_asked(tmp_path, monkeypatch):
     lams: list[float] = []
     real = tr.run_episode
 
-    def spy(seed, explore=True, lam=0.0):
+    def spy(seed, explore=True, lam=0.0, scale=1.0):
         lams.append(lam)
-        return real(seed, explore=explore, lam=lam)
+        return real(seed, explore=explore, lam=lam, scale=scale)
 
     monkeypatch.setattr(tr, "run_episode", spy)
     info = tr.calibrate()
@@ -556,7 +621,7 @@ def test_calibrate_margin_holds_the_upper_confidence_bound_of_the_energy_to_the_
         tr = Trainer(small_cfg(dual="calibrate", eval_episodes=4, calibrate_margin=m), tmp_path / f"m{m}")
         b, lam_max = tr.dual.budget, tr.dual.lam_max
 
-        def fake(seed, explore=True, lam=0.0, b=b, lam_max=lam_max):
+        def fake(seed, explore=True, lam=0.0, scale=1.0, b=b, lam_max=lam_max):
             k = seed - train_mod.VALIDATION_SEED
             return {"energy": b * (2 - 2 * lam / lam_max) + b * offsets[k], "throughput": 1.0 - lam / lam_max}
 
