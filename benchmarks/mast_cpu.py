@@ -16,10 +16,15 @@ Sub-commands:
   (``benchmarks/results/mast_cpu/<budget tag>/<task>-<arm>-seed<s>.json``, in the repository;
   ``benchmarks/run_archive.py``) and an archived run is never run again, so E-M1 (~7 CPU-hours) is run a few
   seeds at a time across sittings. When all are done it runs ``report``.
+- ``--task-extra TASK=FLAGS`` (repeatable) gives one task its own extra flags instead of ``--extra`` (e.g.
+  input scaling, which is the identity on spread's unbounded spaces); each task's runs then live under
+  their own tag, and ``report`` reads each task from its own and writes to ``--out``/<tag>+<tag>.
 - ``report``: from the archive and the run folders, writes ``results.json`` / ``results.md`` (per task and
   arm: score = mean of the last k greedy evaluations, 95% bootstrap CI over seeds; normalised ratio P~ of spec
   eq. (39) against dense QMIX with the random-policy score measured on the same evaluation seeds, both arms
-  resampled; raw ratio P eq. (38); success rate (LBF); density; training and inference FLOPs ratios, eqs.
+  resampled; raw ratio P eq. (38); curve mean (mean greedy return over all evaluations: the area under the
+  learning curve, which sees how fast an arm learns where the final score saturates); success rate (LBF);
+  density; training and inference FLOPs ratios, eqs.
   (18)-(19)), and ``figures/mast_cpu_<task>_<budget>k[_<extra>].png`` (evaluation return vs env steps, mean
   over seeds with a 95% bootstrap band). It prints the E-M1 acceptance checks, pass or fail.
 - ``speed``: environment steps/s of each wrapper (random available actions, after one untimed warm-up
@@ -87,31 +92,58 @@ def find_run(out: Path, task: str, arm: str, seed: int) -> Path | None:
     return ck[-1] if ck else None
 
 
-def budget_tag(args: Any) -> str:
-    """Archive folder of a sweep's settings: algorithm, steps, sparsity, evaluation, and a hash of ``--extra``."""
+def extra_flags(args: Any, task: str | None = None) -> list[str]:
+    """The extra flags of ``task``'s runs: its ``--task-extra TASK=FLAGS`` if given, else ``--extra``."""
+    per_task = getattr(args, "task_extra", None) or {}
+    return list(per_task[task]) if task in per_task else list(args.extra)
+
+
+def budget_tag(args: Any, task: str | None = None) -> str:
+    """Archive folder of a sweep's settings: algorithm, steps, sparsity, evaluation, and a hash of the extra
+    flags (``--extra``, or ``task``'s ``--task-extra``)."""
     tag = f"{args.algorithm}_{args.steps}steps_sp{args.sparsity:g}_eval{args.eval_interval}x{args.eval_episodes}"
-    if args.extra:
-        tag += "_extra" + hashlib.sha1(" ".join(args.extra).encode()).hexdigest()[:8]
+    extra = extra_flags(args, task)
+    if extra:
+        tag += "_extra" + hashlib.sha1(" ".join(extra).encode()).hexdigest()[:8]
     return tag
 
 
-def work_dir(args: Any) -> Path:
+def work_dir(args: Any, task: str | None = None) -> Path:
     """Where this sweep's run folders live: ``--out``/<budget tag>, so runs of other settings (steps,
-    sparsity, evaluation, ``--extra``) in the same ``--out`` are never read back or resumed as this one's."""
-    return Path(args.out) / budget_tag(args)
+    sparsity, evaluation, extra flags) in the same ``--out`` are never read back or resumed as this one's."""
+    return Path(args.out) / budget_tag(args, task)
 
 
-def extra_slug(args: Any) -> str:
-    """``--extra`` as a file-name part (``--input-scale=bounds`` -> ``_input-scale-bounds``; none: '')."""
-    slug = re.sub(r"[^A-Za-z0-9.]+", "-", " ".join(args.extra)).strip("-")
+def report_dir(args: Any) -> Path:
+    """Where ``report`` writes results.json/.md: the tasks' common work folder, or, when ``--task-extra``
+    gives the tasks different tags, ``--out``/<tag>+<tag>... (sorted, one per distinct tag)."""
+    tags = sorted({budget_tag(args, t) for t in args.tasks})
+    return Path(args.out) / "+".join(tags)
+
+
+def extra_slug(args: Any, task: str | None = None) -> str:
+    """The extra flags as a file-name part (``--input-scale=bounds`` -> ``_input-scale-bounds``; none: '')."""
+    slug = re.sub(r"[^A-Za-z0-9.]+", "-", " ".join(extra_flags(args, task))).strip("-")
     return f"_{slug}" if slug else ""
+
+
+def parse_task_extra(items: Sequence[str], tasks: Sequence[str]) -> dict[str, list[str]]:
+    """``--task-extra`` values ``TASK=FLAGS`` -> {task: flags}; TASK must be one of ``--tasks``."""
+    out: dict[str, list[str]] = {}
+    for item in items:
+        task, sep, flags = item.partition("=")
+        if not sep or task not in tasks:
+            raise ValueError(f"--task-extra must be TASK=FLAGS with TASK one of --tasks ({', '.join(tasks)}), "
+                             f"got {item!r}")
+        out[task] = flags.split()
+    return out
 
 
 def archive_file(args: Any, task: str, arm: str, seed: int) -> Path | None:
     """Where this run's summary is kept (None with ``--archive none``)."""
     if args.archive == "none":
         return None
-    return ROOT / args.archive / budget_tag(args) / f"{run_name(task, arm, seed)}.json"
+    return ROOT / args.archive / budget_tag(args, task) / f"{run_name(task, arm, seed)}.json"
 
 
 def fresh_cmd(args: Any, task: str, arm: str, seed: int) -> list[str]:
@@ -119,14 +151,14 @@ def fresh_cmd(args: Any, task: str, arm: str, seed: int) -> list[str]:
     return ["python", "-m", "deeprl", "mast", "--no-progress", "--threads", "1", "--task", task, "--preset", arm,
             "--seed", str(seed), "--steps", str(args.steps), "--sparsity", str(args.sparsity), "--algorithm",
             args.algorithm, "--eval-interval", str(args.eval_interval), "--eval-episodes", str(args.eval_episodes),
-            "--out", str(work_dir(args)), "--name", run_name(task, arm, seed), *args.extra]
+            "--out", str(work_dir(args, task)), "--name", run_name(task, arm, seed), *extra_flags(args, task)]
 
 
 def _job_cmd(args: Any, task: str, arm: str, seed: int) -> list[str] | None:
     """The command still to run for this job (None: archived or finished)."""
     if read_archived(archive_file(args, task, arm, seed)) is not None:
         return None
-    found = find_run(work_dir(args), task, arm, seed)
+    found = find_run(work_dir(args, task), task, arm, seed)
     if found is not None and (found / "summary.json").exists():
         return None
     if found is not None:
@@ -138,7 +170,7 @@ def archive_finished(args: Any, jobs: Sequence[tuple[str, str, int]], code: str)
     """Copy every finished, not yet archived run's summary into the archive."""
     for t, a, s in jobs:
         f = archive_file(args, t, a, s)
-        run = find_run(work_dir(args), t, a, s)
+        run = find_run(work_dir(args, t), t, a, s)
         if f is None or f.exists() or run is None or not (run / "summary.json").exists():
             continue
         archive_summary(f, json.loads((run / "summary.json").read_text()), fresh_cmd(args, t, a, s), code)
@@ -151,8 +183,8 @@ def _run_subprocess(cmd: list[str], log: Path) -> int:
 
 
 def cmd_run(args: Any) -> int:
-    out = work_dir(args)
-    out.mkdir(parents=True, exist_ok=True)
+    for t in args.tasks:
+        work_dir(args, t).mkdir(parents=True, exist_ok=True)
     # seed-major order: an interrupted sweep leaves every (task, arm) with the same seeds done
     jobs = [(t, a, s) for s in args.seeds for t in args.tasks for a in args.arms]
     cmds = [(j, _job_cmd(args, *j)) for j in jobs]
@@ -165,10 +197,11 @@ def cmd_run(args: Any) -> int:
 
         ray.init(address=args.ray_address, ignore_reinit_error=True, log_to_driver=False)
         remote = ray.remote(num_cpus=1)(_run_subprocess)
-        rcs = ray.get([remote.remote(c, out / f"{run_name(*j)}.log") for j, c in todo])
+        rcs = ray.get([remote.remote(c, work_dir(args, j[0]) / f"{run_name(*j)}.log") for j, c in todo])
     else:
         with ThreadPoolExecutor(max_workers=args.workers) as ex:
-            rcs = list(ex.map(lambda jc: _run_subprocess(jc[1], out / f"{run_name(*jc[0])}.log"), todo))
+            rcs = list(ex.map(lambda jc: _run_subprocess(jc[1], work_dir(args, jc[0][0]) / f"{run_name(*jc[0])}.log"),
+                              todo))
     failed = [run_name(*j) for (j, _), rc in zip(todo, rcs) if rc != 0]
     archive_finished(args, jobs, code)
     print(f"runs finished in {time.time() - t0:.0f} s" + (f"; FAILED: {', '.join(failed)}" if failed else ""))
@@ -198,13 +231,12 @@ def _boot_ratio_ci(a: np.ndarray, d: np.ndarray, r0: float, rng: np.random.Gener
 
 def collect(args: Any) -> dict[str, Any]:
     """Summaries per task and arm over ``args.seeds``: archived ones first, else the run folders'."""
-    out = work_dir(args)
     runs: dict[str, dict[str, list[dict[str, Any]]]] = {t: {a: [] for a in args.arms} for t in args.tasks}
     for t in args.tasks:
         for a in args.arms:
             for s in args.seeds:
                 kept = read_archived(archive_file(args, t, a, s))
-                f = find_run(out, t, a, s)
+                f = find_run(work_dir(args, t), t, a, s)
                 if kept is not None:
                     runs[t][a].append(kept)
                 elif f is not None and (f / "summary.json").exists():
@@ -218,13 +250,13 @@ def cmd_report(args: Any) -> int:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    out = work_dir(args)
+    out = report_dir(args)
     out.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(0)
     runs = collect(args)
     results: dict[str, Any] = {"budget_env_steps": None, "seeds": list(args.seeds), "tasks": {}}
-    lines = ["| task | arm | seeds | score (95% CI) | P~ eq.39 (95% CI) | P eq.38 | success | density | "
-             "train FLOPs | inference FLOPs |", "|---|---|---|---|---|---|---|---|---|---|"]
+    lines = ["| task | arm | seeds | score (95% CI) | P~ eq.39 (95% CI) | P eq.38 | curve mean | success | density | "
+             "train FLOPs | inference FLOPs |", "|---|---|---|---|---|---|---|---|---|---|---|"]
     fig_dir = Path(args.figures)
     fig_dir.mkdir(parents=True, exist_ok=True)
     for t in args.tasks:
@@ -248,6 +280,8 @@ def cmd_report(args: Any) -> int:
                 row["p_norm"] = float((sc.mean() - r0) / den) if den != 0 else float("nan")
                 row["p_norm_ci"] = list(_boot_ratio_ci(sc, d_scores, r0, rng))
                 row["p_raw"] = float(sc.mean() / d_scores.mean()) if d_scores.mean() != 0 else float("nan")
+            # area under the learning curve: mean greedy return over every evaluation of a run, mean over seeds
+            row["curve_mean"] = float(np.mean([np.mean([e["return"] for e in r["evals"]]) for r in rs]))
             if "success_rate" in rs[0]:
                 row["success_rate"] = float(np.mean([r["success_rate"] for r in rs]))
             for k in ("density/all", "train_flops_ratio", "inference_flops_ratio", "env_steps_per_s",
@@ -258,7 +292,7 @@ def cmd_report(args: Any) -> int:
                 f"| {t} | {LABELS[a]} | {len(rs)} | {row['score']:.3f} ({lo:.3f}, {hi:.3f}) | "
                 + (f"{row['p_norm']:.3f} ({row['p_norm_ci'][0]:.3f}, {row['p_norm_ci'][1]:.3f})"
                    if "p_norm" in row else "n/a")
-                + f" | {row.get('p_raw', float('nan')):.3f} | "
+                + f" | {row.get('p_raw', float('nan')):.3f} | {row['curve_mean']:.3f} | "
                 + (f"{row['success_rate']:.2f}" if "success_rate" in row else "-")
                 + f" | {row['density/all']:.3f} | {row['train_flops_ratio']:.3f} | "
                   f"{row['inference_flops_ratio']:.3f} |")
@@ -278,7 +312,7 @@ def cmd_report(args: Any) -> int:
         fig.tight_layout()
         # the budget and --extra in the name: a report of other settings never overwrites this one's figure
         budget_k = int(round((results["budget_env_steps"] or 0) / 1000))
-        fig.savefig(fig_dir / f"mast_cpu_{t}_{budget_k}k{extra_slug(args)}.png", dpi=120)
+        fig.savefig(fig_dir / f"mast_cpu_{t}_{budget_k}k{extra_slug(args, t)}.png", dpi=120)
         plt.close(fig)
     checks = acceptance(results)
     results["acceptance_E_M1"] = checks
@@ -376,6 +410,8 @@ def build_parser() -> CliParser:
     p.add_argument("--out", default="runs/mast_cpu")
     p.add_argument("--figures", default=str(ROOT / "figures"))
     p.add_argument("--extra", type=lambda s: s.split(), default=[], help="extra flags for every run, quoted")
+    p.add_argument("--task-extra", action="append", default=[], metavar="TASK=FLAGS",
+                   help="extra flags for TASK's runs instead of --extra (repeatable; quoted)")
     p.add_argument("--archive", default=str(ARCHIVE.relative_to(ROOT)),
                    help="where finished runs' summaries are kept and read ('none': keep nothing)")
     p.add_argument("--speed-tasks", type=csv_of(str), default=["lbf", "spread", "rware"])
@@ -385,9 +421,20 @@ def build_parser() -> CliParser:
     return p
 
 
+def parse_args(argv: Sequence[str] | None = None) -> Any:
+    """The parsed command line, ``--task-extra`` as {task: flags} (a bad one exits 2 naming the option)."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        args.task_extra = parse_task_extra(args.task_extra, args.tasks)
+    except ValueError as e:
+        parser.error(str(e))
+    return args
+
+
 @cli_main(PROG)
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    args = parse_args(argv)
     if args.command == "speed":
         return cmd_speed(args)
     if args.command == "report":

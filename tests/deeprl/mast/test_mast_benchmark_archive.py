@@ -81,3 +81,28 @@ def test_runs_of_other_settings_in_the_same_out_are_not_taken(bench, tmp_path):
         assert bench.collect(other)["lbf"]["dense"] == []
     assert "--input-scale=bounds" in bench._job_cmd(scaled, "lbf", "dense", 0)
     assert bench.extra_slug(plain) == "" and bench.extra_slug(scaled) == "_input-scale-bounds"
+
+
+def test_task_extra_gives_one_task_its_own_flags_and_archive_tag(bench, tmp_path):
+    """--task-extra lbf=FLAGS: lbf's runs carry FLAGS (and their tag is the one --extra=FLAGS would give),
+    spread's keep --extra; the report folder joins the two tags; a TASK outside --tasks exits 2."""
+    common = ["run", "--tasks", "lbf,spread", "--arms", "dense", "--seeds", "0", "--steps", "3000",
+              "--out", str(tmp_path / "runs"), "--archive", str(tmp_path / "archive")]
+    args = bench.parse_args([*common, "--extra=--no-time-limit-bootstrap",
+                             "--task-extra=lbf=--no-time-limit-bootstrap --input-scale=bounds"])
+    both = bench.parse_args([*common, "--extra=--no-time-limit-bootstrap --input-scale=bounds"])
+    only = bench.parse_args([*common, "--extra=--no-time-limit-bootstrap"])
+    assert bench.budget_tag(args, "lbf") == bench.budget_tag(both, "lbf") != bench.budget_tag(args, "spread")
+    assert bench.budget_tag(args, "spread") == bench.budget_tag(only, "spread")
+    lbf_cmd, spread_cmd = bench.fresh_cmd(args, "lbf", "dense", 0), bench.fresh_cmd(args, "spread", "dense", 0)
+    assert lbf_cmd[-2:] == ["--no-time-limit-bootstrap", "--input-scale=bounds"]
+    assert spread_cmd[-1] == "--no-time-limit-bootstrap" and "--input-scale=bounds" not in spread_cmd
+    assert lbf_cmd[lbf_cmd.index("--out") + 1] == str(bench.work_dir(both, "lbf"))
+    assert bench.archive_file(args, "spread", "dense", 0) == bench.archive_file(only, "spread", "dense", 0)
+    assert bench.report_dir(args).name == "+".join(sorted([bench.budget_tag(args, "lbf"),
+                                                          bench.budget_tag(args, "spread")]))
+    assert bench.report_dir(only) == bench.work_dir(only, "lbf")  # one tag: the work folder, as before
+    assert bench.extra_slug(args, "lbf") == "_no-time-limit-bootstrap-input-scale-bounds"
+    with pytest.raises(SystemExit) as e:
+        bench.parse_args([*common, "--task-extra=rware=--input-scale=bounds"])
+    assert e.value.code == 2
