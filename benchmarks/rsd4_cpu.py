@@ -100,7 +100,7 @@ def _run_one(job: dict) -> dict:
           f"{f', energy scale {scale:.3f}' if scale != 1.0 else ''}, {summary['seconds']:.0f} s", flush=True)
     return {"label": job["label"], "seed": cfg.seed, **{k: summary[k] for k in
             ("throughput", "energy_per_slot", "lambda", "seconds", "policy")},
-            "energy_scale": float(summary.get("energy_scale", 1.0))}
+            "energy_scale": scale}
 
 
 def run_jobs(jobs: list[dict], n_jobs: int) -> list[dict]:

@@ -83,7 +83,7 @@ from types import SimpleNamespace
 
 import numpy as np
 
-from simulators.scheduling.optimal import solve_dual
+from simulators.scheduling.optimal import ConstrainedSolution, solve_dual
 
 MIX_STREAM = 0x6D6978  # SeedSequence stream of the per-episode mixing draws ("mix")
 
@@ -177,18 +177,12 @@ class DualAscent:
         set by :meth:`throttle` (see the module docstring). Returns lambda, its energy, the number of calls
         (both searches), feasibility, the mixing and the energy scale.
         """
-        calls: list[float] = []
         self.scale = 1.0
-
-        def at(lam: float) -> SimpleNamespace:
-            calls.append(lam)
-            return SimpleNamespace(lam=lam, energy_rate=float(energy_at(lam)), throughput=0.0)
-
-        sol = solve_dual(at, self.budget, self.lam_max, rel_tol=rel_tol)
+        sol, calls = self._bisect(energy_at, self.lam_max, rel_tol)
         self.lam = float(sol.hi.lam)
         feasible = bool(sol.hi.energy_rate <= self.budget)
         self.mix = (float(sol.lo.lam), float(sol.mix)) if mix and feasible and sol.mix > 0 else None
-        out = {"lam": self.lam, "energy": sol.hi.energy_rate, "calls": len(calls), "feasible": feasible,
+        out = {"lam": self.lam, "energy": sol.hi.energy_rate, "calls": calls, "feasible": feasible,
                "mix": self.mix, "mixed_energy": float(sol.energy) if self.mix else sol.hi.energy_rate,
                "scale": 1.0}
         if throttle is not None and not feasible:
@@ -204,17 +198,25 @@ class DualAscent:
         ``solve_dual``'s bisection on u = 1 - c (energy non-increasing in u, as in lambda), keeping the
         feasible end of the final bracket, within ``rel_tol`` of the crossing; c = 1 if already feasible.
         """
-        calls: list[float] = []
-
-        def at(u: float) -> SimpleNamespace:
-            calls.append(u)
-            return SimpleNamespace(lam=u, energy_rate=float(energy_at_scale(1.0 - u)), throughput=0.0)
-
-        sol = solve_dual(at, self.budget, 1.0, rel_tol=rel_tol)
+        sol, calls = self._bisect(lambda u: energy_at_scale(1.0 - u), 1.0, rel_tol)
         self.scale = 1.0 - float(sol.hi.lam)
         self.mix = None
-        return {"scale": self.scale, "energy": sol.hi.energy_rate, "calls": len(calls),
+        return {"scale": self.scale, "energy": sol.hi.energy_rate, "calls": calls,
                 "feasible": bool(sol.hi.energy_rate <= self.budget)}
+
+    def _bisect(self, energy_of: Callable[[float], float], upper: float,
+                rel_tol: float) -> tuple[ConstrainedSolution, int]:
+        """``solve_dual``'s bisection on x in [0, upper] for ``energy_of(x)`` (non-increasing) against E_b;
+        returns its solution (``hi``: the feasible end, ``lo``/``mix``: the infeasible end and its weight) and
+        the number of ``energy_of`` calls."""
+        calls = 0
+
+        def at(x: float) -> SimpleNamespace:
+            nonlocal calls
+            calls += 1
+            return SimpleNamespace(lam=x, energy_rate=float(energy_of(x)), throughput=0.0)
+
+        return solve_dual(at, self.budget, upper, rel_tol=rel_tol), calls
 
     def episode_lambda(self, seed: int) -> float:
         """The lambda of the greedy episode with seed ``seed``: lambda, or with mixing lambda^- when a
