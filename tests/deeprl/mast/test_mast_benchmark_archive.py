@@ -106,3 +106,26 @@ def test_task_extra_gives_one_task_its_own_flags_and_archive_tag(bench, tmp_path
     with pytest.raises(SystemExit) as e:
         bench.parse_args([*common, "--task-extra=rware=--input-scale=bounds"])
     assert e.value.code == 2
+
+
+def test_dense_runs_are_shared_across_sparsities(bench, tmp_path):
+    """Dense QMIX ignores --sparsity, so a 0.95 sweep (E-M2) launches, archives and reads its dense arm under
+    the 0.9 tag, while its sparse arms get their own; the figure name and acceptance floor follow the sparsity."""
+    em1, em2 = parse(bench, tmp_path), parse(bench, tmp_path, "--sparsity", "0.95")
+    assert bench.budget_tag(em2, "lbf", "dense") == bench.budget_tag(em1, "lbf", "dense") == bench.budget_tag(em1)
+    assert bench.budget_tag(em2, "lbf", "mast") != bench.budget_tag(em1, "lbf", "mast")
+    assert bench.archive_file(em2, "lbf", "dense", 0) == bench.archive_file(em1, "lbf", "dense", 0)
+    dense_cmd, mast_cmd = bench.fresh_cmd(em2, "lbf", "dense", 0), bench.fresh_cmd(em2, "lbf", "mast", 0)
+    assert dense_cmd == bench.fresh_cmd(em1, "lbf", "dense", 0)  # the very command the E-M1 sweep ran
+    assert dense_cmd[dense_cmd.index("--sparsity") + 1] == "0.9"
+    assert mast_cmd[mast_cmd.index("--sparsity") + 1] == "0.95"
+    assert mast_cmd[mast_cmd.index("--out") + 1] == str(bench.work_dir(em2, "lbf", "mast"))
+    f = bench.archive_file(em1, "lbf", "dense", 1)
+    f.parent.mkdir(parents=True, exist_ok=True)
+    f.write_text(json.dumps({"score": 0.5}))
+    assert bench._job_cmd(em2, "lbf", "dense", 1) is None  # the E-M1 dense run serves E-M2
+    assert [r["score"] for r in bench.collect(em2)["lbf"]["dense"]] == [0.5]
+    assert bench.extra_slug(em1) == "" and bench.extra_slug(em2) == "_sp0.95"
+    results = {"tasks": {"lbf": {"arms": {"mast": {"p_norm": 0.87}}}}}
+    assert not bench.acceptance(results, 0.9)["P~(MAST) >= 0.90 on every task"]["pass"]
+    assert bench.acceptance(results, 0.95)["P~(MAST) >= 0.85 on every task"]["pass"]
