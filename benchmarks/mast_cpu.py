@@ -98,8 +98,12 @@ def find_run(out: Path, task: str, arm: str, seed: int) -> Path | None:
 
 
 def extra_flags(args: Any, task: str | None = None) -> list[str]:
-    """The extra flags of ``task``'s runs: its ``--task-extra TASK=FLAGS`` if given, else ``--extra``."""
+    """The extra flags of ``task``'s runs: its ``--task-extra TASK=FLAGS`` if given, else ``--extra``.
+    ``args.task_extra`` is the dict ``parse_args`` makes, or still the raw ``TASK=FLAGS`` list of a namespace
+    from ``build_parser`` alone (parsed here, so it is never silently ignored)."""
     per_task = getattr(args, "task_extra", None) or {}
+    if not isinstance(per_task, dict):
+        per_task = parse_task_extra(per_task, args.tasks)
     return list(per_task[task]) if task in per_task else list(args.extra)
 
 

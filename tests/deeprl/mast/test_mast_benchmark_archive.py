@@ -129,3 +129,14 @@ def test_dense_runs_are_shared_across_sparsities(bench, tmp_path):
     results = {"tasks": {"lbf": {"arms": {"mast": {"p_norm": 0.87}}}}}
     assert not bench.acceptance(results, 0.9)["P~(MAST) >= 0.90 on every task"]["pass"]
     assert bench.acceptance(results, 0.95)["P~(MAST) >= 0.85 on every task"]["pass"]
+
+
+def test_task_extra_is_honoured_from_build_parser_alone(bench, tmp_path):
+    """A namespace from build_parser (raw TASK=FLAGS strings, not parse_args's dict) gives the same flags."""
+    argv = ["run", "--tasks", "lbf,spread", "--out", str(tmp_path / "runs"), "--extra=--no-time-limit-bootstrap",
+            "--task-extra=lbf=--input-scale=bounds"]
+    raw, parsed = bench.build_parser().parse_args(argv), bench.parse_args(argv)
+    for task in ("lbf", "spread"):
+        assert bench.extra_flags(raw, task) == bench.extra_flags(parsed, task)
+    assert bench.extra_flags(raw, "lbf") == ["--input-scale=bounds"]
+    assert bench.extra_flags(raw, "spread") == ["--no-time-limit-bootstrap"]
