@@ -44,6 +44,7 @@ Example (E-M1 at the spec budget):
 
 from __future__ import annotations
 
+import argparse
 import hashlib
 import json
 import re
@@ -98,12 +99,9 @@ def find_run(out: Path, task: str, arm: str, seed: int) -> Path | None:
 
 
 def extra_flags(args: Any, task: str | None = None) -> list[str]:
-    """The extra flags of ``task``'s runs: its ``--task-extra TASK=FLAGS`` if given, else ``--extra``.
-    ``args.task_extra`` is the dict ``parse_args`` makes, or still the raw ``TASK=FLAGS`` list of a namespace
-    from ``build_parser`` alone (parsed here, so it is never silently ignored)."""
-    per_task = getattr(args, "task_extra", None) or {}
-    if not isinstance(per_task, dict):
-        per_task = parse_task_extra(per_task, args.tasks)
+    """The extra flags of ``task``'s runs: its ``--task-extra TASK=FLAGS`` if given (the last one wins), else
+    ``--extra``."""
+    per_task = dict(getattr(args, "task_extra", None) or ())
     return list(per_task[task]) if task in per_task else list(args.extra)
 
 
@@ -145,16 +143,12 @@ def extra_slug(args: Any, task: str | None = None) -> str:
     return sp + (f"_{slug}" if slug else "")
 
 
-def parse_task_extra(items: Sequence[str], tasks: Sequence[str]) -> dict[str, list[str]]:
-    """``--task-extra`` values ``TASK=FLAGS`` -> {task: flags}; TASK must be one of ``--tasks``."""
-    out: dict[str, list[str]] = {}
-    for item in items:
-        task, sep, flags = item.partition("=")
-        if not sep or task not in tasks:
-            raise ValueError(f"--task-extra must be TASK=FLAGS with TASK one of --tasks ({', '.join(tasks)}), "
-                             f"got {item!r}")
-        out[task] = flags.split()
-    return out
+def task_extra_item(item: str) -> tuple[str, list[str]]:
+    """One ``--task-extra`` value ``TASK=FLAGS`` -> (task, flags) (``parse_args`` checks TASK is in --tasks)."""
+    task, sep, flags = item.partition("=")
+    if not sep or not task:
+        raise argparse.ArgumentTypeError(f"must be TASK=FLAGS, got {item!r}")
+    return task, flags.split()
 
 
 def archive_file(args: Any, task: str, arm: str, seed: int) -> Path | None:
@@ -195,6 +189,11 @@ def archive_finished(args: Any, jobs: Sequence[tuple[str, str, int]], code: str)
         archive_summary(f, json.loads((run / "summary.json").read_text()), fresh_cmd(args, t, a, s), code)
 
 
+def run_log(args: Any, task: str, arm: str, seed: int) -> Path:
+    """The log file of one run's process, beside its run folder."""
+    return work_dir(args, task, arm) / f"{run_name(task, arm, seed)}.log"
+
+
 def _run_subprocess(cmd: list[str], log: Path) -> int:
     with open(log, "a") as fh:
         return subprocess.call(cmd, stdout=fh, stderr=subprocess.STDOUT, cwd=ROOT,
@@ -217,11 +216,10 @@ def cmd_run(args: Any) -> int:
 
         ray.init(address=args.ray_address, ignore_reinit_error=True, log_to_driver=False)
         remote = ray.remote(num_cpus=1)(_run_subprocess)
-        rcs = ray.get([remote.remote(c, work_dir(args, j[0], j[1]) / f"{run_name(*j)}.log") for j, c in todo])
+        rcs = ray.get([remote.remote(c, run_log(args, *j)) for j, c in todo])
     else:
         with ThreadPoolExecutor(max_workers=args.workers) as ex:
-            rcs = list(ex.map(
-                lambda jc: _run_subprocess(jc[1], work_dir(args, *jc[0][:2]) / f"{run_name(*jc[0])}.log"), todo))
+            rcs = list(ex.map(lambda jc: _run_subprocess(jc[1], run_log(args, *jc[0])), todo))
     failed = [run_name(*j) for (j, _), rc in zip(todo, rcs) if rc != 0]
     archive_finished(args, jobs, code)
     print(f"runs finished in {time.time() - t0:.0f} s" + (f"; FAILED: {', '.join(failed)}" if failed else ""))
@@ -441,7 +439,7 @@ def build_parser() -> CliParser:
     p.add_argument("--out", default="runs/mast_cpu")
     p.add_argument("--figures", default=str(ROOT / "figures"))
     p.add_argument("--extra", type=lambda s: s.split(), default=[], help="extra flags for every run, quoted")
-    p.add_argument("--task-extra", action="append", default=[], metavar="TASK=FLAGS",
+    p.add_argument("--task-extra", type=task_extra_item, action="append", default=[], metavar="TASK=FLAGS",
                    help="extra flags for TASK's runs instead of --extra (repeatable; quoted)")
     p.add_argument("--archive", default=str(ARCHIVE.relative_to(ROOT)),
                    help="where finished runs' summaries are kept and read ('none': keep nothing)")
@@ -453,13 +451,13 @@ def build_parser() -> CliParser:
 
 
 def parse_args(argv: Sequence[str] | None = None) -> Any:
-    """The parsed command line, ``--task-extra`` as {task: flags} (a bad one exits 2 naming the option)."""
+    """The parsed command line; a ``--task-extra`` TASK outside ``--tasks`` exits 2 naming the option."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    try:
-        args.task_extra = parse_task_extra(args.task_extra, args.tasks)
-    except ValueError as e:
-        parser.error(str(e))
+    for task, _ in args.task_extra:
+        if task not in args.tasks:
+            parser.error(f"--task-extra must be TASK=FLAGS with TASK one of --tasks ({', '.join(args.tasks)}), "
+                         f"got TASK {task!r}")
     return args
 
 
