@@ -28,7 +28,8 @@ Sub-commands:
   learning curve, which sees how fast an arm learns where the final score saturates); success rate (LBF);
   density; training and inference FLOPs ratios, eqs.
   (18)-(19)), and ``figures/mast_cpu_<task>_<budget>k[_<extra>].png`` (evaluation return vs env steps, mean
-  over seeds with a 95% bootstrap band). It prints the E-M1 acceptance checks, pass or fail.
+  over seeds with a 95% bootstrap band; ``_sp<sparsity>`` before ``<extra>`` when not 0.9). It prints the
+  E-M1 (or, at ``--sparsity`` >= 0.95, E-M2) acceptance checks, pass or fail.
 - ``speed``: environment steps/s of each wrapper (random available actions, after one untimed warm-up
   episode) and training steps/s of the learner (batch 32 episodes) for dense and 90%-sparse MAST,
   measured now, one thread. ``--speed-tasks smax-3m --tasks smax-3m`` measures SMAX (extra ``[smax]``).
