@@ -328,7 +328,8 @@ def cmd_report(args: Any) -> int:
         ax.axhline(r0, color="grey", ls=":", lw=1, label="random policy")
         ax.set_xlabel("environment steps")
         ax.set_ylabel("greedy evaluation return")
-        ax.set_title(f"{t}: dense QMIX and sparse arms at sparsity {args.sparsity:g} ({len(args.seeds)} seeds, 95% CI)")
+        ax.set_title(f"{t}: dense QMIX and sparse arms at sparsity {args.sparsity:g} ({len(args.seeds)} seeds, 95% CI)",
+                     fontsize=9)
         ax.legend(fontsize=8)
         fig.tight_layout()
         # the budget and --extra in the name: a report of other settings never overwrites this one's figure
