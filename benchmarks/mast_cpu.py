@@ -7,7 +7,8 @@ network (agent, mixer incl. hypernetworks); ``--sparsity 0.95`` is spec E-M2's s
 P~(MAST) >= 0.85). Dense QMIX ignores the sparsity, so its runs are kept under the 0.9 tag and shared by both
 (``run_sparsity``). Tasks: ``lbf`` (Foraging-8x8-2p-2f-coop-v3) and ``spread``
 (mpe2 simple_spread_v3, N=3) by default; any ``python -m deeprl mast --task`` name works, e.g. ``lbf-hard``
-(Foraging-10x10-3p-3f-v3, the spec's second LBF task, which dense QMIX does not solve in 5e5 steps). Budget: ``--steps`` env steps (E-M1: 5e5), seeds ``--seeds`` (E-M1: >=3).
+(Foraging-10x10-3p-3f-v3, the spec's second LBF task, which dense QMIX does not solve in 5e5 steps).
+Budget: ``--steps`` env steps (E-M1: 5e5), seeds ``--seeds`` (E-M1: >=3).
 
 Sub-commands:
 
