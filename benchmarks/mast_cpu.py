@@ -16,7 +16,8 @@ Sub-commands:
   ``--out``/<budget tag> (the archive's tag below, so sweeps of other settings never share run folders);
   ``--workers`` run in parallel (one torch thread each), or ``--backend ray`` sends them to an existing Ray
   cluster. Resumable: finished runs (``summary.json``) are skipped, interrupted ones resumed. Each finished
-  run's summary is kept, with its command and code commit, in ``--archive``
+  run's summary is kept (on the local backend as soon as it finishes), with its command and code
+  commit, in ``--archive``
   (``benchmarks/results/mast_cpu/<budget tag>/<task>-<arm>-seed<s>.json``, in the repository;
   ``benchmarks/run_archive.py``) and an archived run is never run again, so E-M1 (~7 CPU-hours) is run a few
   seeds at a time across sittings. When all are done it runs ``report``.
@@ -221,10 +222,16 @@ def cmd_run(args: Any) -> int:
         remote = ray.remote(num_cpus=1)(_run_subprocess)
         rcs = ray.get([remote.remote(c, run_log(args, *j)) for j, c in todo])
     else:
+        def run_and_archive(job: tuple[str, str, int], cmd: list[str]) -> int:
+            # archived as soon as it finishes: a sweep stopped part-way keeps the runs it completed
+            rc = _run_subprocess(cmd, run_log(args, *job))
+            archive_finished(args, [job], code)
+            return rc
+
         with ThreadPoolExecutor(max_workers=args.workers) as ex:
-            rcs = list(ex.map(lambda jc: _run_subprocess(jc[1], run_log(args, *jc[0])), todo))
+            rcs = list(ex.map(lambda jc: run_and_archive(*jc), todo))
     failed = [run_name(*j) for (j, _), rc in zip(todo, rcs) if rc != 0]
-    archive_finished(args, jobs, code)
+    archive_finished(args, jobs, code)  # Ray's runs, and any finished before this sweep but not yet archived
     print(f"runs finished in {time.time() - t0:.0f} s" + (f"; FAILED: {', '.join(failed)}" if failed else ""))
     if failed:
         return 1

@@ -140,3 +140,23 @@ def test_task_extra_is_honoured_from_build_parser_alone(bench, tmp_path):
         assert bench.extra_flags(raw, task) == bench.extra_flags(parsed, task)
     assert bench.extra_flags(raw, "lbf") == ["--input-scale=bounds"]
     assert bench.extra_flags(raw, "spread") == ["--no-time-limit-bootstrap"]
+
+
+def test_a_run_is_archived_when_it_finishes_not_when_the_sweep_does(bench, tmp_path, monkeypatch):
+    args = parse(bench, tmp_path, "--workers", "1")
+    calls = []
+
+    def fake_run(cmd, log):  # seed 0 finishes; the sweep is then stopped during seed 1
+        calls.append(cmd)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        run = bench.work_dir(args) / bench.run_name("lbf", "dense", 0)
+        run.mkdir(parents=True)
+        (run / "summary.json").write_text(json.dumps({"score": 0.5}))
+        return 0
+
+    monkeypatch.setattr(bench, "_run_subprocess", fake_run)
+    with pytest.raises(KeyboardInterrupt):
+        bench.cmd_run(args)
+    assert json.loads(bench.archive_file(args, "lbf", "dense", 0).read_text())["score"] == 0.5
+    assert not bench.archive_file(args, "lbf", "dense", 1).exists()
