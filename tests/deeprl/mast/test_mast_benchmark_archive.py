@@ -160,3 +160,26 @@ def test_a_run_is_archived_when_it_finishes_not_when_the_sweep_does(bench, tmp_p
         bench.cmd_run(args)
     assert json.loads(bench.archive_file(args, "lbf", "dense", 0).read_text())["score"] == 0.5
     assert not bench.archive_file(args, "lbf", "dense", 1).exists()
+
+
+def test_report_prints_the_configured_budget_and_the_random_policy_basis(bench, tmp_path):
+    """The budget line is --steps, with the range the runs actually did beside it (an episode in progress at
+    the budget is finished), not the env_steps of whichever summary came first; eq. (39)'s random score says
+    how many runs' random evaluations it averages."""
+    args = parse(bench, tmp_path, "--arms", "dense,mast", "--figures", str(tmp_path / "fig"))
+    evals = [{"t_env": 0, "return": 0.0}, {"t_env": 3000, "return": 0.5}]
+    for arm, seed, steps, rand in (("dense", 0, 3042, 0.1), ("dense", 1, 3007, 0.3),
+                                   ("mast", 0, 3019, 0.2), ("mast", 1, 3000, 0.2)):
+        f = bench.archive_file(args, "lbf", arm, seed)
+        f.parent.mkdir(parents=True, exist_ok=True)
+        f.write_text(json.dumps({"score": 0.5 + 0.1 * seed, "env_steps": steps, "evals": evals,
+                                 "random_eval": {"return": rand}, "density/all": 1.0, "train_flops_ratio": 1.0,
+                                 "inference_flops_ratio": 1.0}))
+    assert bench.cmd_report(args) == 0
+    res = json.loads((bench.report_dir(args) / "results.json").read_text())
+    assert res["budget_env_steps"] == 3000 and res["env_steps_run"] == [3000, 3042]
+    assert res["tasks"]["lbf"]["random_score"] == pytest.approx(0.2) and res["tasks"]["lbf"]["random_runs"] == 4
+    md = (bench.report_dir(args) / "results.md").read_text()
+    assert md.splitlines()[0].startswith("E-M1, sparsity 0.9, budget 3000 env steps per run (runs ended at 3000-3042")
+    assert "- lbf: random policy 0.200 (mean of the random-policy evaluations of 4 runs)" in md
+    assert (tmp_path / "fig" / "mast_cpu_lbf_3k.png").exists()
